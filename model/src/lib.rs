@@ -25,6 +25,7 @@ pub mod calendar;
 pub mod feed;
 pub mod instant;
 pub mod records;
+pub mod table;
 
 pub use amount::{Currency, Micros, Rate};
 pub use calendar::{Calendar, Day, Month};
