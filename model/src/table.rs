@@ -23,7 +23,7 @@ pub enum ColumnKind {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
-    pub name: &'static str,
+    pub name: String,
     pub kind: ColumnKind,
 }
 
