@@ -1,1 +1,44 @@
-//! placeholder
+//! Streamflix's metric logic, written as differential-dataflow operators.
+//!
+//! Every function here takes collections of decoded records (see
+//! `streamflix-model`) and returns collections of table rows. Nothing is
+//! computed in batch: each operator keeps just enough state to update its
+//! output when records arrive, are corrected or are retracted, so a late
+//! event restates exactly the figures it touches.
+//!
+//! The timestamp is left generic (`T: Timestamp + Lattice`): the engine
+//! drives these operators with ingestion epochs, while every event-time
+//! notion (days, weeks, sessions, windows) is computed from the data itself.
+//!
+//! How viewing data flows through the engagement pipeline:
+//!
+//! ```text
+//! viewing ──dedup──► one event per event_id ──subscriber_day──► one summary per (subscriber, day)
+//!                                                                    │ (impossible days marked)
+//! account_flags ──flagged set──► exclusion ◄────────────────────────┘
+//!                                   │ counted summaries
+//!        ┌──────────────┬───────────┼─────────────┬───────────────┐
+//!   active days     day totals   day edges     session pieces   skews
+//!        │              │           └──sessions (stitch across midnight)
+//!   rolling windows     │                │                       median
+//!        └──────────────┴──── facts ─────┴───────────────────────┘
+//!                               │
+//!                       rows per day and week ──► engagement tables, checks
+//! ```
+//!
+//! One operator per file: [`dedup`], [`exclusion`], [`subscriber_day`],
+//! [`sessions`], [`rolling`], [`median`], [`facts`]; [`engagement`] wires
+//! them into the pipeline and defines its rows.
+
+pub mod dedup;
+pub mod engagement;
+pub mod exclusion;
+pub mod facts;
+pub mod median;
+pub mod rolling;
+pub mod sessions;
+pub mod subscriber_day;
+
+/// The bound every generic operator here places on its timestamp.
+pub trait Time: timely::progress::Timestamp + differential_dataflow::lattice::Lattice + Ord {}
+impl<T: timely::progress::Timestamp + differential_dataflow::lattice::Lattice + Ord> Time for T {}

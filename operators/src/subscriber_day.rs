@@ -1,0 +1,291 @@
+//! One summary per (subscriber, day) of viewing.
+//!
+//! This is the only operator that looks at individual heartbeats after
+//! deduplication, and it looks at one subscriber-day at a time: a new event
+//! recomputes that subscriber's day, never its history. The summary holds
+//! what every later figure needs:
+//!
+//! * whether the day is impossible (more than 86,400 watch seconds): then
+//!   nothing else of it counts;
+//! * whether the subscriber was active, and the day's watch time;
+//! * the day's sessions split at gaps over 30 minutes. Sessions wholly
+//!   inside the day are finished here ([`SessionTotals`]); the first and the
+//!   last may continue across midnight, so they leave as [`Piece`]s for
+//!   [`crate::sessions`] to stitch to the neighbouring days;
+//! * the event-time skews of its events, for the weekly median.
+
+use std::collections::BTreeMap;
+
+use differential_dataflow::VecCollection;
+use serde::{Deserialize, Serialize};
+use streamflix_model::{Day, Id, Instant};
+
+use crate::Time;
+
+/// Gaps longer than this split sessions; exactly 30 minutes does not.
+pub const SESSION_GAP_NANOS: i64 = 30 * 60 * 1_000_000_000;
+/// More watch seconds than this in one day is bot activity.
+pub const IMPOSSIBLE_DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+/// One deduplicated viewing event, reduced to what engagement needs. The
+/// field order is the session order: `event_time`, then `event_id`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub time: Instant,
+    pub event_id: Id,
+    pub content_id: Id,
+    /// Watch seconds, in microseconds.
+    pub watch: i64,
+    pub position: i64,
+    pub duration: i64,
+    /// `received_at - event_time` in nanoseconds, when known.
+    pub skew: Option<i64>,
+}
+
+/// The state of one play (one content within one session).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Play {
+    pub content_id: Id,
+    pub max_position: i64,
+    /// The play's last event, by (`event_time`, `event_id`), and its duration.
+    pub last: (Instant, Id),
+    pub last_duration: i64,
+}
+
+impl Play {
+    fn start(beat: &Heartbeat) -> Play {
+        Play {
+            content_id: beat.content_id.clone(),
+            max_position: beat.position,
+            last: (beat.time, beat.event_id.clone()),
+            last_duration: beat.duration,
+        }
+    }
+
+    /// Folds in another part of the same play.
+    pub fn absorb(&mut self, other: &Play) {
+        self.max_position = self.max_position.max(other.max_position);
+        if other.last > self.last {
+            self.last = other.last.clone();
+            self.last_duration = other.last_duration;
+        }
+    }
+
+    /// Completed when the furthest position reaches 90% of the duration.
+    pub fn completed(&self) -> bool {
+        i128::from(self.max_position) * 10 >= i128::from(self.last_duration) * 9
+    }
+}
+
+/// A session, or the part of one that lies within a single day.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Piece {
+    pub start: Instant,
+    pub end: Instant,
+    pub watch: i64,
+    /// Sorted by content id, one entry per content.
+    pub plays: Vec<Play>,
+}
+
+impl Piece {
+    fn start(beat: &Heartbeat) -> Piece {
+        Piece { start: beat.time, end: beat.time, watch: 0, plays: Vec::new() }
+    }
+
+    fn add(&mut self, beat: &Heartbeat, plays: &mut BTreeMap<Id, Play>) {
+        self.end = beat.time;
+        self.watch += beat.watch;
+        plays
+            .entry(beat.content_id.clone())
+            .and_modify(|play| play.absorb(&Play::start(beat)))
+            .or_insert_with(|| Play::start(beat));
+    }
+
+    /// Joins a later piece of the same session.
+    pub fn absorb(&mut self, later: &Piece) {
+        self.start = self.start.min(later.start);
+        self.end = self.end.max(later.end);
+        self.watch += later.watch;
+        let mut plays: BTreeMap<Id, Play> = self.plays.drain(..).map(|p| (p.content_id.clone(), p)).collect();
+        for play in &later.plays {
+            plays.entry(play.content_id.clone()).and_modify(|p| p.absorb(play)).or_insert_with(|| play.clone());
+        }
+        self.plays = plays.into_values().collect();
+    }
+
+    /// The figures of this piece taken as a whole session.
+    pub fn totals(&self) -> SessionTotals {
+        SessionTotals {
+            sessions: 1,
+            watch: self.watch,
+            plays: self.plays.len() as i64,
+            completed: self.plays.iter().filter(|p| p.completed()).count() as i64,
+        }
+    }
+}
+
+/// Figures of finished sessions, added up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SessionTotals {
+    pub sessions: i64,
+    pub watch: i64,
+    pub plays: i64,
+    pub completed: i64,
+}
+
+impl SessionTotals {
+    pub fn add(&mut self, other: SessionTotals) {
+        self.sessions += other.sessions;
+        self.watch += other.watch;
+        self.plays += other.plays;
+        self.completed += other.completed;
+    }
+}
+
+/// What one subscriber did on one day.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SubscriberDay {
+    /// Watch seconds add up to more than a day: bot activity, left out.
+    Impossible,
+    Counted(DaySummary),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DaySummary {
+    /// Some event had `watch_seconds > 0`.
+    pub active: bool,
+    pub watch: i64,
+    /// The day's first session (it may continue one from the previous day).
+    pub first: Piece,
+    /// The day's last session, when it is not also the first (it may
+    /// continue into the next day).
+    pub last: Option<Piece>,
+    /// The sessions between the first and the last: finished here.
+    pub inner: SessionTotals,
+    pub skews: Vec<i64>,
+}
+
+impl DaySummary {
+    /// The piece that ends the day.
+    pub fn closing(&self) -> &Piece {
+        self.last.as_ref().unwrap_or(&self.first)
+    }
+}
+
+/// Summarizes each subscriber-day of deduplicated heartbeats.
+pub fn subscriber_days<'s, T: Time>(
+    heartbeats: VecCollection<'s, T, ((Id, Day), Heartbeat)>,
+) -> VecCollection<'s, T, ((Id, Day), SubscriberDay)> {
+    heartbeats.reduce_named("SubscriberDay", |_key, beats: &[(&Heartbeat, isize)], output: &mut Vec<(SubscriberDay, isize)>| {
+        output.push((summarize(beats.iter().map(|(beat, _count)| *beat)), 1));
+    })
+}
+
+/// The summary of one subscriber-day's heartbeats, given in session order.
+pub fn summarize<'a>(beats: impl Iterator<Item = &'a Heartbeat> + Clone) -> SubscriberDay {
+    let total: i64 = beats.clone().map(|beat| beat.watch).sum();
+    if total > IMPOSSIBLE_DAY_MICROS {
+        return SubscriberDay::Impossible;
+    }
+    let mut active = false;
+    let mut skews = Vec::new();
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut plays: BTreeMap<Id, Play> = BTreeMap::new();
+    for beat in beats {
+        active |= beat.watch > 0;
+        skews.extend(beat.skew);
+        let split = match pieces.last() {
+            Some(open) => beat.time.0 - open.end.0 > SESSION_GAP_NANOS,
+            None => true,
+        };
+        if split {
+            if let Some(open) = pieces.last_mut() {
+                open.plays = std::mem::take(&mut plays).into_values().collect();
+            }
+            pieces.push(Piece::start(beat));
+        }
+        pieces.last_mut().expect("a piece was just opened").add(beat, &mut plays);
+    }
+    if let Some(open) = pieces.last_mut() {
+        open.plays = plays.into_values().collect();
+    }
+    let mut pieces = pieces.into_iter();
+    let first = pieces.next().expect("reduce never calls with no heartbeats");
+    let last = pieces.next_back();
+    let mut inner = SessionTotals::default();
+    for piece in pieces {
+        inner.add(piece.totals());
+    }
+    SubscriberDay::Counted(DaySummary { active, watch: total, first, last, inner, skews })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(minute: i64, content: &str, watch_s: i64, position_s: i64, duration_s: i64) -> Heartbeat {
+        Heartbeat {
+            time: Instant::from_seconds(minute * 60),
+            event_id: format!("e{minute:05}").into(),
+            content_id: content.into(),
+            watch: watch_s * 1_000_000,
+            position: position_s * 1_000_000,
+            duration: duration_s * 1_000_000,
+            skew: Some(minute),
+        }
+    }
+
+    fn counted(day: SubscriberDay) -> DaySummary {
+        match day {
+            SubscriberDay::Counted(summary) => summary,
+            SubscriberDay::Impossible => panic!("expected a counted day"),
+        }
+    }
+
+    #[test]
+    fn splits_only_at_gaps_over_thirty_minutes() {
+        // 0 -> 30 (exactly 30 min: same session) -> 61 (31 min: new) ->
+        // 100 (new) -> 200 (new).
+        let beats = [
+            beat(0, "a", 60, 60, 100),
+            beat(30, "a", 30, 95, 100),
+            beat(61, "b", 10, 10, 1000),
+            beat(100, "c", 10, 10, 1000),
+            beat(200, "d", 0, 0, 10),
+        ];
+        let day = counted(summarize(beats.iter()));
+        assert_eq!((day.first.start.seconds(), day.first.end.seconds()), (0, 1800));
+        assert_eq!(day.first.totals(), SessionTotals { sessions: 1, watch: 90_000_000, plays: 1, completed: 1 });
+        assert_eq!(day.inner, SessionTotals { sessions: 2, watch: 20_000_000, plays: 2, completed: 0 });
+        assert_eq!(day.last.as_ref().unwrap().start.seconds(), 12_000);
+        assert!(day.active);
+        assert_eq!(day.skews, vec![0, 30, 61, 100, 200]);
+    }
+
+    #[test]
+    fn completion_uses_the_duration_of_the_last_event_and_the_largest_position() {
+        // Position 95 of a duration that was 100 and is 200 at the last event.
+        let beats = [beat(0, "a", 10, 95, 100), beat(1, "a", 10, 20, 200)];
+        assert_eq!(counted(summarize(beats.iter())).first.totals().completed, 0);
+        let beats = [beat(0, "a", 10, 90, 200), beat(1, "a", 10, 180, 200)];
+        assert_eq!(counted(summarize(beats.iter())).first.totals().completed, 1);
+    }
+
+    #[test]
+    fn more_than_a_day_of_watching_is_impossible() {
+        let beats: Vec<_> = (0..24).map(|hour| beat(hour * 60, "a", 3600, 0, 10)).collect();
+        assert!(matches!(summarize(beats.iter()), SubscriberDay::Counted(_)));
+        let mut beats = beats;
+        beats.push(beat(24 * 60 - 1, "a", 1, 0, 10));
+        assert_eq!(summarize(beats.iter()), SubscriberDay::Impossible);
+    }
+
+    #[test]
+    fn zero_watch_days_are_not_active_but_have_sessions() {
+        let beats = [beat(0, "a", 0, 0, 10)];
+        let day = counted(summarize(beats.iter()));
+        assert!(!day.active);
+        assert_eq!(day.first.totals().sessions, 1);
+        assert!(day.last.is_none());
+    }
+}
