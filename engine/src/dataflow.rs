@@ -1,0 +1,156 @@
+//! The streamflix dataflow: one input per feed, every pipeline, one sink.
+//!
+//! ```text
+//!  source (files, Kafka) ──decode──► Record ──► one input per feed ──► pipelines ──► Output ──► worker 0 ──► OutputStore
+//!                          └───────► DeadLetterRow ─────────────────────────────────┘
+//! ```
+//!
+//! Decoding happens in the source, before the dataflow; a record that
+//! cannot be decoded still enters the dataflow, as a dead letter, so that
+//! errors travel beside the data and are counted where the data is.
+//!
+//! The timestamp is an ingestion epoch (`u64`): a source advances it after
+//! each batch it hands in. Event time is data: pipelines compute days,
+//! weeks and sessions from `event_time`, so a late event lands in the
+//! period it belongs to, at whatever epoch it arrives, and the rows it
+//! changes are retracted and reinserted. That is what makes every change
+//! to a published figure visible as a restatement.
+
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::VecCollection;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::operator::Operator;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::Exchange;
+use timely::worker::Worker;
+
+use streamflix_model::records::*;
+use streamflix_model::{Calendar, Feed};
+use streamflix_operators::engagement::engagement;
+
+use crate::output::{DeadLetterRow, Output, QualityCount, SharedStore};
+
+/// The ingestion epoch: the dataflow's timestamp.
+pub type Epoch = u64;
+
+macro_rules! feed_inputs {
+    ($($field:ident: $record:ty => $variant:ident),* $(,)?) => {
+        /// One input session per feed, plus one for dead letters.
+        #[allow(missing_debug_implementations)] // input sessions have no Debug
+        pub struct FeedInputs {
+            $(pub $field: InputSession<Epoch, $record, isize>,)*
+            pub dead_letters: InputSession<Epoch, DeadLetterRow, isize>,
+        }
+
+        impl FeedInputs {
+            /// Hands a decoded record to its feed's input.
+            pub fn insert(&mut self, record: Record) {
+                match record {
+                    $(Record::$variant(record) => self.$field.insert(record),)*
+                }
+            }
+
+            /// Moves every input to `epoch` and sends what is buffered.
+            pub fn advance_to(&mut self, epoch: Epoch) {
+                $(self.$field.advance_to(epoch); self.$field.flush();)*
+                self.dead_letters.advance_to(epoch);
+                self.dead_letters.flush();
+            }
+
+            pub fn epoch(&self) -> Epoch {
+                *self.dead_letters.time()
+            }
+        }
+    };
+}
+
+feed_inputs! {
+    viewing: Viewing => Viewing,
+    subscriptions: Subscription => Subscription,
+    billing: Billing => Billing,
+    ad_revenue: AdRevenue => AdRevenue,
+    content_costs: ContentCost => ContentCost,
+    operational_costs: OperationalCost => OperationalCost,
+    experiment_assignments: ExperimentAssignment => ExperimentAssignment,
+    account_flags: AccountFlag => AccountFlag,
+    payment_settlements: PaymentSettlement => PaymentSettlement,
+    plan_catalog: PlanCatalog => PlanCatalog,
+    content_catalog: ContentCatalog => ContentCatalog,
+    devices: Device => Device,
+    fx_rates: FxRate => FxRate,
+    finance_gl: FinanceGl => FinanceGl,
+}
+
+/// Builds the dataflow in `worker`; its outputs reach `store` on worker 0.
+pub fn build(
+    worker: &mut Worker,
+    calendar: &Calendar,
+    store: SharedStore,
+) -> (FeedInputs, ProbeHandle<Epoch>) {
+    worker.dataflow::<Epoch, _, _>(|scope| {
+        let (viewing_in, viewing) = scope.new_collection();
+        let (subscriptions, _) = scope.new_collection();
+        let (billing, _) = scope.new_collection();
+        let (ad_revenue, _) = scope.new_collection();
+        let (content_costs, _) = scope.new_collection();
+        let (operational_costs, _) = scope.new_collection();
+        let (experiment_assignments, _) = scope.new_collection();
+        let (flags_in, flags) = scope.new_collection();
+        let (payment_settlements, _) = scope.new_collection();
+        let (plan_catalog, _) = scope.new_collection();
+        let (content_catalog, _) = scope.new_collection();
+        let (devices, _) = scope.new_collection();
+        let (fx_rates, _) = scope.new_collection();
+        let (finance_gl, _) = scope.new_collection();
+        let (dead_letters_in, dead_letters) = scope.new_collection::<DeadLetterRow, isize>();
+
+        let engagement = engagement(viewing, flags, calendar);
+        let conflicts = quality_count(engagement.conflicting_duplicates.map(|_| ()), Feed::Viewing, "conflicting_duplicate");
+
+        let outputs: VecCollection<'_, Epoch, Output> = engagement
+            .daily
+            .map(Output::EngagementDaily)
+            .concat(engagement.weekly.map(Output::EngagementWeekly))
+            .concat(conflicts)
+            .concat(dead_letters.map(Output::DeadLetter));
+        let (probe, outputs) = outputs.probe();
+        outputs.inner.exchange(|_| 0).sink(Pipeline, "OutputStore", move |(input, _frontier)| {
+            let mut store = store.lock().expect("no thread panics while holding the output store");
+            input.for_each(|_time, updates| {
+                for (row, _epoch, diff) in updates.drain(..) {
+                    store.apply(row, diff as i64);
+                }
+            });
+        });
+
+        let inputs = FeedInputs {
+            viewing: viewing_in,
+            subscriptions,
+            billing,
+            ad_revenue,
+            content_costs,
+            operational_costs,
+            experiment_assignments,
+            account_flags: flags_in,
+            payment_settlements,
+            plan_catalog,
+            content_catalog,
+            devices,
+            fx_rates,
+            finance_gl,
+            dead_letters: dead_letters_in,
+        };
+        (inputs, probe)
+    })
+}
+
+/// Counts the records of `issues` as one data-quality row.
+fn quality_count<'s>(
+    issues: VecCollection<'s, Epoch, ()>,
+    feed: Feed,
+    issue: &'static str,
+) -> VecCollection<'s, Epoch, Output> {
+    issues
+        .count()
+        .map(move |((), count)| Output::Quality(QualityCount { feed, issue: issue.to_string(), count: count as i64 }))
+}

@@ -1,0 +1,137 @@
+//! What the dataflow hands to the outside world, and where it collects.
+//!
+//! Every table row, data-quality count and dead letter leaves the dataflow
+//! as one [`Output`] update. All updates are routed to worker 0, which
+//! applies them to a shared [`OutputStore`]: a multiset per output, so a
+//! retraction (a restated row) cancels the row it replaces.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use streamflix_model::table::{Cell, Column, ColumnKind, Table};
+use streamflix_model::Feed;
+use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
+
+/// A record that could not be used, with where it came from and why.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DeadLetterRow {
+    pub feed: Feed,
+    /// The file or topic-partition.
+    pub source: String,
+    /// The 1-based line, or the offset.
+    pub line: u64,
+    /// A short code for counting (`not_json`, `out_of_range`, ...).
+    pub kind: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+impl DeadLetterRow {
+    pub fn position(&self) -> String {
+        format!("{}:{}", self.source, self.line)
+    }
+}
+
+/// A data-quality issue that did not stop a record from counting.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct QualityCount {
+    pub feed: Feed,
+    pub issue: String,
+    pub count: i64,
+}
+
+/// One row of one output.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Output {
+    EngagementDaily(EngagementDay),
+    EngagementWeekly(EngagementWeek),
+    Quality(QualityCount),
+    DeadLetter(DeadLetterRow),
+}
+
+/// The current contents of every output: rows with their multiplicities.
+#[derive(Debug, Default)]
+pub struct OutputStore {
+    rows: BTreeMap<Output, i64>,
+}
+
+/// An output row whose multiplicity is not 1: a bug, never a data problem.
+#[derive(Debug, thiserror::Error)]
+#[error("output row {row:?} has multiplicity {count}, expected 1; this is a streamflix bug, please report it")]
+pub struct InconsistentOutput {
+    row: String,
+    count: i64,
+}
+
+pub type SharedStore = Arc<Mutex<OutputStore>>;
+
+impl OutputStore {
+    pub fn apply(&mut self, row: Output, diff: i64) {
+        let entry = self.rows.entry(row.clone()).or_insert(0);
+        *entry += diff;
+        if *entry == 0 {
+            self.rows.remove(&row);
+        }
+    }
+
+    /// Every row, once each, in key order.
+    pub fn rows(&self) -> Result<Vec<&Output>, InconsistentOutput> {
+        self.rows
+            .iter()
+            .map(|(row, count)| {
+                if *count == 1 { Ok(row) } else { Err(InconsistentOutput { row: format!("{row:?}"), count: *count }) }
+            })
+            .collect()
+    }
+
+    /// The tables of the metric definitions, in their published form.
+    pub fn tables(&self) -> Result<Vec<Table>, InconsistentOutput> {
+        let rows = self.rows()?;
+        let mut daily = Vec::new();
+        let mut weekly = Vec::new();
+        let mut checks: Vec<CheckRow> = Vec::new();
+        let mut quality = Vec::new();
+        for row in rows {
+            match row {
+                Output::EngagementDaily(day) => daily.push(day.cells()),
+                Output::EngagementWeekly(week) => {
+                    weekly.push(week.cells());
+                    checks.extend(week.skew_check());
+                }
+                Output::Quality(count) => quality.push(vec![
+                    Cell::Text(count.feed.to_string()),
+                    Cell::Text(count.issue.clone()),
+                    Cell::Int(count.count),
+                ]),
+                Output::DeadLetter(_) => {}
+            }
+        }
+        checks.sort_by(|a, b| (a.pipeline, a.check, &a.period).cmp(&(b.pipeline, b.check, &b.period)));
+        Ok(vec![
+            Table { name: EngagementDay::TABLE.into(), columns: EngagementDay::columns(), rows: daily },
+            Table { name: EngagementWeek::TABLE.into(), columns: EngagementWeek::columns(), rows: weekly },
+            Table { name: CheckRow::TABLE.into(), columns: CheckRow::columns(), rows: checks.iter().map(CheckRow::cells).collect() },
+            Table {
+                name: "data_quality".into(),
+                columns: vec![
+                    Column { name: "feed".into(), kind: ColumnKind::Text },
+                    Column { name: "issue".into(), kind: ColumnKind::Text },
+                    Column { name: "count".into(), kind: ColumnKind::Int },
+                ],
+                rows: quality,
+            },
+        ])
+    }
+
+    /// Dead letters in feed and position order.
+    pub fn dead_letters(&self) -> Vec<DeadLetterRow> {
+        self.rows
+            .keys()
+            .filter_map(|row| match row {
+                Output::DeadLetter(letter) => Some(letter.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,232 @@
+//! `streamflix replay`: every pipeline over a directory of JSONL feeds.
+//!
+//! Each worker reads its own share of every `<feed>.jsonl` (byte ranges cut
+//! at line starts), decodes it, and hands records and dead letters to the
+//! dataflow in batches; after each batch the epoch advances, so memory stays
+//! bounded by a batch rather than by the input. When the input is
+//! exhausted the latest figures of every table, complete or not, are
+//! written to `OUT/<table>.csv`, and dead letters to
+//! `OUT/dead_letters.jsonl`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use streamflix_connectors::decode::decode;
+use streamflix_connectors::files::{feed_path, FileShare};
+use streamflix_connectors::sinks::{write_table, TableFormat};
+use streamflix_model::table::Table;
+use streamflix_model::{Calendar, Feed};
+
+use crate::cluster::ClusterArgs;
+pub use crate::error::EngineError as ReplayError;
+use crate::dataflow::{build, Epoch};
+use crate::output::{DeadLetterRow, OutputStore};
+
+/// How many records a worker hands in before it advances the epoch.
+pub const DEFAULT_BATCH_RECORDS: usize = 200_000;
+
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    pub input: PathBuf,
+    pub out: PathBuf,
+    pub cluster: ClusterArgs,
+    pub calendar: Calendar,
+    pub formats: Vec<TableFormat>,
+    pub batch_records: usize,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl ReplayOptions {
+    pub fn new(input: impl Into<PathBuf>, out: impl Into<PathBuf>) -> ReplayOptions {
+        ReplayOptions {
+            input: input.into(),
+            out: out.into(),
+            cluster: ClusterArgs::default(),
+            calendar: Calendar::central(),
+            formats: vec![TableFormat::Csv],
+            batch_records: DEFAULT_BATCH_RECORDS,
+            progress: false,
+        }
+    }
+}
+
+/// What a replay read and wrote.
+#[derive(Clone, Debug, Default)]
+pub struct ReplaySummary {
+    /// Records read per feed, dead letters included.
+    pub read: BTreeMap<Feed, u64>,
+    /// Dead letters per feed and reason kind.
+    pub dead_letters: BTreeMap<(Feed, String), u64>,
+    /// The final tables.
+    pub tables: Vec<Table>,
+    /// Files written: table name, rows, path.
+    pub written: Vec<(String, usize, PathBuf)>,
+    pub dead_letters_path: PathBuf,
+    pub elapsed: Duration,
+}
+
+impl ReplaySummary {
+    pub fn records_read(&self) -> u64 {
+        self.read.values().sum()
+    }
+
+    pub fn dead_letter_count(&self) -> u64 {
+        self.dead_letters.values().sum()
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|table| table.name == name)
+    }
+
+    pub fn records_per_second(&self) -> f64 {
+        self.records_read() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The dataflow's result over a bounded input, before anything is written.
+#[derive(Debug)]
+pub struct ReplayRun {
+    pub store: OutputStore,
+    pub read: BTreeMap<Feed, u64>,
+    pub elapsed: Duration,
+}
+
+/// Runs every pipeline over `input` and returns the outputs.
+pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
+    let input = options.input.clone();
+    if !input.is_dir() {
+        return Err(ReplayError::NoInput { path: input });
+    }
+    let config = options.cluster.timely_config()?;
+    let started = Instant::now();
+    let store = Arc::new(Mutex::new(OutputStore::default()));
+    let read = Arc::new(Mutex::new(BTreeMap::<Feed, u64>::new()));
+    let progress = progress_bar(&input, options.progress)?;
+    let calendar = options.calendar.clone();
+    let batch = options.batch_records.max(1);
+    let (worker_store, worker_read, worker_progress) = (store.clone(), read.clone(), progress.clone());
+    let guards = timely::execute(config, move |worker| -> Result<(), ReplayError> {
+        let (mut inputs, probe) = build(worker, &calendar, worker_store.clone());
+        let (index, peers) = (worker.index(), worker.peers());
+        let mut epoch: Epoch = 0;
+        let mut pending = 0usize;
+        let mut read_here = BTreeMap::new();
+        for feed in Feed::ALL {
+            let path = feed_path(&input, feed);
+            let Some(share) = FileShare::open(&path, index, peers).map_err(|source| ReplayError::Read { path: path.clone(), source })?
+            else {
+                continue;
+            };
+            let source = share.file_name().to_string();
+            let mut counted = 0u64;
+            for line in share {
+                let line = line.map_err(|source| ReplayError::Read { path: path.clone(), source })?;
+                counted += 1;
+                worker_progress.inc(line.bytes.len() as u64 + 1);
+                match decode(feed, line.bytes) {
+                    Ok(record) => inputs.insert(record),
+                    Err(error) => inputs.dead_letters.insert(DeadLetterRow {
+                        feed,
+                        source: source.clone(),
+                        line: line.number,
+                        kind: error.kind().to_string(),
+                        reason: error.to_string(),
+                        raw: String::from_utf8_lossy(line.bytes).into_owned(),
+                    }),
+                }
+                pending += 1;
+                if pending == batch {
+                    pending = 0;
+                    epoch += 1;
+                    inputs.advance_to(epoch);
+                    worker.step_while(|| probe.less_than(&epoch));
+                }
+            }
+            *read_here.entry(feed).or_insert(0) += counted;
+        }
+        drop(inputs);
+        while !probe.done() {
+            worker.step();
+        }
+        let mut read = worker_read.lock().expect("no thread panics while holding the counters");
+        for (feed, count) in read_here {
+            *read.entry(feed).or_insert(0) += count;
+        }
+        Ok(())
+    })
+    .map_err(ReplayError::Worker)?;
+    for result in guards.join() {
+        result.map_err(ReplayError::Worker)??;
+    }
+    progress.finish_and_clear();
+    let store = Arc::try_unwrap(store).map(|m| m.into_inner().expect("workers are done")).unwrap_or_default();
+    let read = read.lock().expect("workers are done").clone();
+    Ok(ReplayRun { store, read, elapsed: started.elapsed() })
+}
+
+/// Runs every pipeline over `input` and writes the tables and dead letters.
+pub fn replay(options: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
+    let run = run(options)?;
+    std::fs::create_dir_all(&options.out).map_err(|source| ReplayError::Write { path: options.out.clone(), source })?;
+    let mut summary = ReplaySummary { read: run.read.clone(), elapsed: run.elapsed, ..ReplaySummary::default() };
+    summary.tables = run.store.tables()?;
+    for table in &summary.tables {
+        for format in &options.formats {
+            let path = write(&options.out, table, *format)?;
+            summary.written.push((table.name.clone(), table.rows.len(), path));
+        }
+    }
+    let dead_letters = run.store.dead_letters();
+    for letter in &dead_letters {
+        *summary.dead_letters.entry((letter.feed, letter.kind.clone())).or_insert(0) += 1;
+    }
+    summary.dead_letters_path = options.out.join("dead_letters.jsonl");
+    write_dead_letters(&summary.dead_letters_path, &dead_letters)?;
+    Ok(summary)
+}
+
+fn write(out: &Path, table: &Table, format: TableFormat) -> Result<PathBuf, ReplayError> {
+    let path = out.join(format!("{}.{}", table.name, format.extension()));
+    write_table(table, format, &path)
+        .map_err(|error| ReplayError::Table { table: table.name.clone(), message: error.to_string() })?;
+    Ok(path)
+}
+
+fn write_dead_letters(path: &Path, letters: &[DeadLetterRow]) -> Result<(), ReplayError> {
+    use std::io::Write;
+    let file = std::fs::File::create(path).map_err(|source| ReplayError::Write { path: path.to_path_buf(), source })?;
+    let mut out = std::io::BufWriter::new(file);
+    for letter in letters {
+        let line = serde_json::json!({
+            "feed": letter.feed.name(),
+            "position": letter.position(),
+            "reason": letter.reason,
+            "raw": letter.raw,
+        });
+        writeln!(out, "{line}").map_err(|source| ReplayError::Write { path: path.to_path_buf(), source })?;
+    }
+    out.flush().map_err(|source| ReplayError::Write { path: path.to_path_buf(), source })
+}
+
+fn progress_bar(input: &Path, visible: bool) -> Result<ProgressBar, ReplayError> {
+    if !visible {
+        return Ok(ProgressBar::hidden());
+    }
+    let mut total = 0u64;
+    for feed in Feed::ALL {
+        if let Ok(meta) = std::fs::metadata(feed_path(input, feed)) {
+            total += meta.len();
+        }
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+    );
+    Ok(bar)
+}
