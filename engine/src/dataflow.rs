@@ -25,8 +25,12 @@ use timely::dataflow::operators::Exchange;
 use timely::worker::Worker;
 
 use streamflix_model::records::*;
-use streamflix_model::{Calendar, Feed};
-use streamflix_operators::engagement::engagement;
+use std::rc::Rc;
+
+use streamflix_model::{Calendar, Day, Feed};
+use streamflix_operators::engagement::{engagement, RetireAt, LAST_DAY_FED};
+
+use crate::clock::Retention;
 
 use crate::output::{DeadLetterRow, Output, QualityCount, SharedStore};
 
@@ -81,12 +85,27 @@ feed_inputs! {
     finance_gl: FinanceGl => FinanceGl,
 }
 
+/// What every pipeline needs to know besides its input.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub calendar: Calendar,
+    /// The restatement horizon; `None` keeps and restates everything.
+    pub retention: Option<Retention>,
+}
+
+impl Settings {
+    pub fn new(calendar: Calendar) -> Settings {
+        Settings { calendar, retention: None }
+    }
+}
+
 /// Builds the dataflow in `worker`; its outputs reach `store` on worker 0.
-pub fn build(
-    worker: &mut Worker,
-    calendar: &Calendar,
-    store: SharedStore,
-) -> (FeedInputs, ProbeHandle<Epoch>) {
+pub fn build(worker: &mut Worker, settings: &Settings, store: SharedStore) -> (FeedInputs, ProbeHandle<Epoch>) {
+    let calendar = &settings.calendar;
+    let retire_at: Option<RetireAt<Epoch>> = settings.retention.clone().map(|retention| {
+        Rc::new(move |day: Day| retention.retire_at(day, LAST_DAY_FED)) as RetireAt<Epoch>
+    });
+    let freeze = settings.retention.clone();
     worker.dataflow::<Epoch, _, _>(|scope| {
         let (viewing_in, viewing) = scope.new_collection();
         let (subscriptions, _) = scope.new_collection();
@@ -104,7 +123,7 @@ pub fn build(
         let (finance_gl, _) = scope.new_collection();
         let (dead_letters_in, dead_letters) = scope.new_collection::<DeadLetterRow, isize>();
 
-        let engagement = engagement(viewing, flags, calendar);
+        let engagement = engagement(viewing, flags, calendar, retire_at);
         let conflicts = quality_count(engagement.conflicting_duplicates.map(|_| ()), Feed::Viewing, "conflicting_duplicate");
 
         let outputs: VecCollection<'_, Epoch, Output> = engagement
@@ -117,8 +136,16 @@ pub fn build(
         outputs.inner.exchange(|_| 0).sink(Pipeline, "OutputStore", move |(input, _frontier)| {
             let mut store = store.lock().expect("no thread panics while holding the output store");
             input.for_each(|_time, updates| {
-                for (row, _epoch, diff) in updates.drain(..) {
-                    store.apply(row, diff as i64);
+                for (row, epoch, diff) in updates.drain(..) {
+                    // A frozen period keeps its figures: changes after the
+                    // horizon are its inputs being retired, not news.
+                    let frozen = match (&freeze, row.last_day()) {
+                        (Some(retention), Some(last_day)) => epoch >= retention.frozen_from(last_day),
+                        _ => false,
+                    };
+                    if !frozen {
+                        store.apply(row, diff as i64);
+                    }
                 }
             });
         });
@@ -142,6 +169,35 @@ pub fn build(
         };
         (inputs, probe)
     })
+}
+
+/// A refusal by [`admit`]: a dead letter still to be given its position.
+#[derive(Debug)]
+pub struct Refused {
+    pub feed: Feed,
+    pub kind: &'static str,
+    pub reason: String,
+    pub raw: String,
+}
+
+impl Refused {
+    pub fn at(self, source: &str, line: u64) -> DeadLetterRow {
+        DeadLetterRow { feed: self.feed, source: source.to_string(), line, kind: self.kind.to_string(), reason: self.reason, raw: self.raw }
+    }
+}
+
+/// Whether a decoded record may enter the dataflow at `epoch`: one that
+/// arrives for a frozen period is refused.
+pub fn admit(settings: &Settings, record: &Record, epoch: Epoch) -> Result<(), Refused> {
+    match &settings.retention {
+        Some(retention) => retention.admit(record, epoch).map_err(|reason| Refused {
+            feed: record.feed(),
+            kind: "beyond_retention",
+            reason,
+            raw: format!("{record:?}"),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Counts the records of `issues` as one data-quality row.

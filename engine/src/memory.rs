@@ -8,11 +8,12 @@
 use std::sync::{Arc, Mutex};
 
 use streamflix_model::records::Record;
-use streamflix_model::Calendar;
 
 use crate::cluster::ClusterArgs;
-use crate::dataflow::{build, Epoch};
+use crate::clock::{EpochClock, DEFAULT_LATENESS_MS};
+use crate::dataflow::{admit, build, Settings};
 use crate::output::{DeadLetterRow, OutputStore};
+use crate::state_size::StateSize;
 use crate::error::EngineError;
 
 /// One batch of input: decoded records and dead letters.
@@ -23,24 +24,51 @@ pub struct Batch {
 }
 
 /// Feeds `batches` in order, one epoch each, and returns the final outputs.
-pub fn run_batches(batches: Vec<Batch>, cluster: &ClusterArgs, calendar: &Calendar) -> Result<OutputStore, EngineError> {
+pub fn run_batches(batches: Vec<Batch>, cluster: &ClusterArgs, settings: &Settings) -> Result<OutputStore, EngineError> {
+    run_batches_observed(batches, cluster, settings, &StateSize::default(), |_, _| {})
+}
+
+/// As [`run_batches`], calling `after_batch(batch number, state)` on worker
+/// 0 once each batch has been fully processed.
+pub fn run_batches_observed(
+    batches: Vec<Batch>,
+    cluster: &ClusterArgs,
+    settings: &Settings,
+    state: &StateSize,
+    after_batch: impl Fn(usize, &StateSize) + Send + Sync + 'static,
+) -> Result<OutputStore, EngineError> {
     let config = cluster.timely_config()?;
     let store = Arc::new(Mutex::new(OutputStore::default()));
     let batches = Arc::new(batches);
-    let (worker_store, calendar) = (store.clone(), calendar.clone());
+    let (worker_store, settings, state) = (store.clone(), settings.clone(), state.clone());
     let guards = timely::execute(config, move |worker| {
-        let (mut inputs, probe) = build(worker, &calendar, worker_store.clone());
+        state.attach(worker);
+        let (mut inputs, probe) = build(worker, &settings, worker_store.clone());
         let (index, peers) = (worker.index(), worker.peers());
+        // Every worker sees every batch's event times, so all workers keep
+        // the same clock and the frontier moves with the whole input.
+        let mut clock = EpochClock::new(DEFAULT_LATENESS_MS);
         for (number, batch) in batches.iter().enumerate() {
-            for record in batch.records.iter().skip(index).step_by(peers) {
-                inputs.insert(record.clone());
+            for record in batch.records.iter() {
+                if let Some(time) = record.event_time() {
+                    clock.observe(time);
+                }
+            }
+            for (position, record) in batch.records.iter().enumerate().skip(index).step_by(peers) {
+                match admit(&settings, record, clock.epoch()) {
+                    Ok(()) => inputs.insert(record.clone()),
+                    Err(letter) => inputs.dead_letters.insert(letter.at("memory", position as u64 + 1)),
+                }
             }
             for letter in batch.dead_letters.iter().skip(index).step_by(peers) {
                 inputs.dead_letters.insert(letter.clone());
             }
-            let epoch = number as Epoch + 1;
+            let epoch = clock.tick();
             inputs.advance_to(epoch);
             worker.step_while(|| probe.less_than(&epoch));
+            if index == 0 {
+                after_batch(number, &state);
+            }
         }
         drop(inputs);
         while !probe.done() {

@@ -50,6 +50,17 @@ pub enum Output {
     DeadLetter(DeadLetterRow),
 }
 
+impl Output {
+    /// The last day of the period the row describes, for rows of periods.
+    pub fn last_day(&self) -> Option<streamflix_model::Day> {
+        match self {
+            Output::EngagementDaily(row) => Some(row.day),
+            Output::EngagementWeekly(row) => Some(row.week.plus(6)),
+            Output::Quality(_) | Output::DeadLetter(_) => None,
+        }
+    }
+}
+
 /// The current contents of every output: rows with their multiplicities.
 #[derive(Debug, Default)]
 pub struct OutputStore {

@@ -4,3 +4,4 @@ mod support;
 
 mod engagement_oracle;
 mod incremental;
+mod retention;

@@ -239,6 +239,20 @@ pub enum Record {
 }
 
 impl Record {
+    /// The record's `event_time`, for the feeds that have one: what
+    /// advances a source's watermark.
+    pub fn event_time(&self) -> Option<crate::Instant> {
+        match self {
+            Record::Viewing(r) => Some(r.event_time),
+            Record::Subscription(r) => Some(r.event_time),
+            Record::Billing(r) => Some(r.event_time),
+            Record::AdRevenue(r) => Some(r.event_time),
+            Record::ExperimentAssignment(r) => Some(r.event_time),
+            Record::AccountFlag(r) => Some(r.event_time),
+            _ => None,
+        }
+    }
+
     pub fn feed(&self) -> crate::Feed {
         use crate::Feed;
         match self {

@@ -15,6 +15,8 @@
 //! Rows carry exact integer totals (microseconds, counts); ratios are only
 //! formed when a row is turned into cells.
 
+use std::rc::Rc;
+
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use streamflix_model::records::{AccountFlag, Viewing};
@@ -25,6 +27,7 @@ use crate::dedup::dedup_by_event_id;
 use crate::exclusion::{flagged_subscribers, split_excluded};
 use crate::facts::{as_facts, rows_from_facts};
 use crate::median::twice_median;
+use crate::retention::retire;
 use crate::rolling::rolling_distinct;
 use crate::sessions::sessions;
 use crate::subscriber_day::{subscriber_days, Heartbeat, SubscriberDay};
@@ -122,12 +125,30 @@ pub struct Engagement<'s, T: Time> {
     pub conflicting_duplicates: VecCollection<'s, T, Id>,
 }
 
+/// When the viewing of a day leaves the restatement horizon: the epoch at
+/// which its events are retracted from every operator (see
+/// [`crate::retention`]). The last figure a day's viewing feeds is the
+/// 30-day window ending [`LAST_DAY_FED`] days later.
+pub type RetireAt<T> = Rc<dyn Fn(Day) -> T>;
+
+/// A day's viewing feeds figures of that day and of the next 29 (MAU).
+pub const LAST_DAY_FED: i32 = 29;
+
 /// Builds the engagement pipeline over decoded viewing events and flags.
+/// Flags are never retired: an excluded subscriber stays excluded.
 pub fn engagement<'s, T: Time>(
     viewing: VecCollection<'s, T, Viewing>,
     flags: VecCollection<'s, T, AccountFlag>,
     calendar: &Calendar,
+    retire_at: Option<RetireAt<T>>,
 ) -> Engagement<'s, T> {
+    let viewing = match retire_at {
+        Some(retire_at) => {
+            let calendar = calendar.clone();
+            retire(viewing, move |event: &Viewing| retire_at(calendar.day_of(event.event_time)))
+        }
+        None => viewing,
+    };
     let (viewing, conflicting_duplicates) = dedup_by_event_id(viewing.map(|event| (event.event_id.clone(), event)));
     let calendar = calendar.clone();
     let heartbeats = viewing.map(move |event| {

@@ -35,6 +35,7 @@ pub mod engagement;
 pub mod exclusion;
 pub mod facts;
 pub mod median;
+pub mod retention;
 pub mod rolling;
 pub mod sessions;
 pub mod subscriber_day;

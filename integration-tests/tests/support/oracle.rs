@@ -13,6 +13,7 @@ const DAY_MICROS: i64 = 86_400_000_000;
 pub struct EngagementOracle {
     pub daily: Vec<EngagementDay>,
     pub weekly: Vec<EngagementWeek>,
+    #[allow(dead_code)] // read by the replay tests once they compare data quality
     pub conflicting_duplicates: usize,
 }
 
