@@ -106,13 +106,16 @@ fn parse_scaled(text: &str, scale: i32) -> Option<i128> {
     if negative {
         pos += 1;
     }
-    let mut digits: Vec<u8> = Vec::with_capacity(b.len());
+    // The digits are read in place (integer part, then fraction) rather
+    // than collected, so that parsing allocates nothing: decoding calls this
+    // several times per record.
     let mut fraction_len: i32 = 0;
     let int_start = pos;
     while pos < b.len() && b[pos].is_ascii_digit() {
-        digits.push(b[pos] - b'0');
         pos += 1;
     }
+    let int_digits = &b[int_start..pos];
+    let mut fraction_digits: &[u8] = &[];
     let int_len = pos - int_start;
     if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
         return None;
@@ -121,12 +124,12 @@ fn parse_scaled(text: &str, scale: i32) -> Option<i128> {
         pos += 1;
         let start = pos;
         while pos < b.len() && b[pos].is_ascii_digit() {
-            digits.push(b[pos] - b'0');
             pos += 1;
         }
         if pos == start {
             return None;
         }
+        fraction_digits = &b[start..pos];
         fraction_len = (pos - start) as i32;
     }
     let mut exponent: i32 = 0;
@@ -160,10 +163,15 @@ fn parse_scaled(text: &str, scale: i32) -> Option<i128> {
     }
     // value = digits * 10^(exponent - fraction_len); we want value * 10^scale.
     let shift = exponent.saturating_sub(fraction_len).saturating_add(scale);
+    let digit = |k: usize| -> u8 {
+        let byte = if k < int_digits.len() { int_digits[k] } else { fraction_digits[k - int_digits.len()] };
+        byte - b'0'
+    };
+    let digit_count = int_digits.len() + fraction_digits.len();
     let mut value: i128 = 0;
     if shift >= 0 {
-        for &d in &digits {
-            value = value.checked_mul(10)?.checked_add(i128::from(d))?;
+        for k in 0..digit_count {
+            value = value.checked_mul(10)?.checked_add(i128::from(digit(k)))?;
         }
         for _ in 0..shift {
             if value == 0 {
@@ -173,18 +181,17 @@ fn parse_scaled(text: &str, scale: i32) -> Option<i128> {
         }
     } else {
         let drop = (-shift) as usize;
-        if drop > digits.len() {
+        if drop > digit_count {
             // Everything is below half a unit unless the digits are large:
             // the value is < 10^(len - drop) <= 0.1 units, so it rounds to 0.
             return Some(0);
         }
-        let keep = digits.len() - drop;
-        for &d in &digits[..keep] {
-            value = value.checked_mul(10)?.checked_add(i128::from(d))?;
+        let keep = digit_count - drop;
+        for k in 0..keep {
+            value = value.checked_mul(10)?.checked_add(i128::from(digit(k)))?;
         }
-        let rest = &digits[keep..];
-        let first = rest[0];
-        let tail_nonzero = rest[1..].iter().any(|&d| d != 0);
+        let first = digit(keep);
+        let tail_nonzero = (keep + 1..digit_count).any(|k| digit(k) != 0);
         let round_up = first > 5 || (first == 5 && (tail_nonzero || value % 2 == 1));
         if round_up {
             value = value.checked_add(1)?;
