@@ -9,13 +9,13 @@
 //!  engine tables (model::table::Table) ──sinks──> CSV | Parquet | Arrow IPC
 //! ```
 //!
-//! * [`decode`]: the feed contract. One function, [`decode::decode`], turns
+//! * [`decode`](mod@decode): the feed contract. One function, [`decode::decode`], turns
 //!   the bytes of one record of one feed into a
 //!   [`Record`](streamflix_model::records::Record) or a
-//!   [`DecodeError`](decode::DecodeError) with a stable reason kind. Every
+//!   [`DecodeError`] with a stable reason kind. Every
 //!   source goes through it, so the contract is enforced in one place.
 //! * [`dead_letter`]: a refused record is never dropped silently. It
-//!   becomes a [`DeadLetter`](dead_letter::DeadLetter) (feed, source
+//!   becomes a [`DeadLetter`] (feed, source
 //!   position, one-line reason, raw text), written one JSON object per line
 //!   and counted per feed and reason kind.
 //! * [`files`]: the JSONL file source. A directory holds `<feed>.jsonl`;

@@ -169,7 +169,15 @@ fn parse_scaled(text: &str, scale: i32) -> Option<i128> {
     };
     let digit_count = int_digits.len() + fraction_digits.len();
     let mut value: i128 = 0;
-    if shift >= 0 {
+    if shift >= 0 && digit_count <= 18 && shift <= 18 {
+        // The common case, in cheap u64 arithmetic: fewer than 10^18 times
+        // at most 10^18 always fits an i128.
+        let mut small: u64 = 0;
+        for k in 0..digit_count {
+            small = small * 10 + u64::from(digit(k));
+        }
+        value = i128::from(small) * 10i128.pow(shift as u32);
+    } else if shift >= 0 {
         for k in 0..digit_count {
             value = value.checked_mul(10)?.checked_add(i128::from(digit(k)))?;
         }
@@ -249,6 +257,37 @@ mod tests {
         assert_eq!(Currency::parse("EUR").unwrap().as_str(), "EUR");
         for bad in ["eur", "EURO", "E1R", ""] {
             assert!(Currency::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Micros and rates parse through different paths (small numbers in
+        /// u64, others in i128); rounding the 18-decimal rate to 6 decimals,
+        /// half to even, must give the same millionths.
+        #[test]
+        fn micros_agree_with_rates_rounded(
+            negative: bool,
+            int in 0u64..10_000_000_000,
+            fraction in proptest::collection::vec(0u8..10, 0..12),
+            exponent in proptest::option::of(-12i32..8),
+        ) {
+            let mut text = format!("{}{int}", if negative { "-" } else { "" });
+            if !fraction.is_empty() {
+                text.push('.');
+                text.extend(fraction.iter().map(|d| char::from(b'0' + d)));
+            }
+            if let Some(e) = exponent {
+                text.push_str(&format!("e{e}"));
+            }
+            let rate = Rate::parse_decimal(&text).unwrap().0;
+            let (quotient, remainder) = (rate.div_euclid(1_000_000_000_000), rate.rem_euclid(1_000_000_000_000));
+            let half = 500_000_000_000;
+            let rounded = if remainder > half || (remainder == half && quotient % 2 != 0) { quotient + 1 } else { quotient };
+            // Rate rounds at 18 decimals first; only inputs exact at 18
+            // decimals compare cleanly.
+            proptest::prop_assume!(fraction.len() as i32 - exponent.unwrap_or(0) <= 18);
+            let expected = i64::try_from(rounded).ok().map(Micros);
+            proptest::prop_assert_eq!(Micros::parse_decimal(&text), expected, "{}", text);
         }
     }
 }
