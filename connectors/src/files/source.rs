@@ -74,6 +74,8 @@ pub struct Line<'a> {
 
 /// Reads the lines of one file that belong to one [`Share`], decoding each
 /// into a [`Record`] or a [`DeadLetter`] positioned `<file name>:<line>`.
+/// Memory: a 1 MiB read buffer plus the longest line, at most
+/// [`ShareReader::with_max_line_bytes`] (16 MiB by default).
 ///
 /// Lines holding only whitespace are skipped: they are neither records nor
 /// dead letters and are not counted, but they do count for the line numbers
@@ -155,7 +157,8 @@ impl ShareReader {
         self.stats
     }
 
-    /// True once every line of the share has been read.
+    /// True once a read has reached the end of the share (at once for a
+    /// missing file).
     pub fn is_done(&self) -> bool {
         self.reader.is_none()
     }
