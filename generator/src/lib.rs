@@ -217,7 +217,7 @@ pub fn generate(config: &GeneratorConfig, out: &Path) -> Result<GenerateSummary,
     let work = config.subscribers.saturating_mul(u64::from(config.days));
     let bar = if config.progress && work >= 100_000 {
         let bar = indicatif::ProgressBar::with_draw_target(
-            Some(u64::from(config.days) + 3),
+            Some(u64::from(config.days) + 2),
             indicatif::ProgressDrawTarget::stderr(),
         );
         if let Ok(style) = indicatif::ProgressStyle::with_template(

@@ -605,10 +605,10 @@ pub(crate) fn write_devices(
     };
     for (i, d) in pop.devices.iter().enumerate() {
         let at = match d.listing {
-            Listing::OnTime => d.registered,
+            Listing::OnTime => Ts::Z.fit(d.registered),
             Listing::Late(at) => {
                 inj.late_device_rows += 1;
-                at
+                Ts::Z.fit(at)
             }
             Listing::Missing => {
                 inj.missing_devices += 1;

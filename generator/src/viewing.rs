@@ -234,10 +234,12 @@ impl Gen<'_> {
         {
             flags |= APP_VERSION;
         }
+        // What is printed is what is sorted: whole seconds unless the device
+        // prints milliseconds.
         let mut t = if dev.style.has_ms() {
             start + sd.r.random_range(0..1000)
         } else {
-            start
+            start / SEC * SEC
         };
         let mut budget = (exponential(&mut sd.r, 24.0 * 60.0) as i64).clamp(180, 5 * 3600);
         // Watched offline on a phone and uploaded hours or days later.
@@ -727,4 +729,37 @@ fn render_ad(ctx: &Ctx, b: &mut Vec<u8>, id: u64, ad: &Ad) {
     b.extend_from_slice(b",\"currency\":\"");
     b.extend_from_slice(ad.cur.code().as_bytes());
     b.extend_from_slice(b"\"}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_sort_matches_a_full_sort() {
+        let mut r = rng(7, 0, 0, 0);
+        let mut events: Vec<Ev> = (0..20_000u64)
+            .map(|k| {
+                let t = 1_790_000_000_000 + r.random_range(0..3 * DAY);
+                Ev {
+                    sort: if k % 7 == 0 { t } else { t / SEC * SEC },
+                    key: r.random::<u64>(),
+                    time: t,
+                    received: NO_RECEIPT,
+                    sub: 0,
+                    device: 0,
+                    content: 0,
+                    watch: 0,
+                    position: 0,
+                    duration: 1,
+                    flags: 0,
+                }
+            })
+            .collect();
+        let mut expected: Vec<(i64, u64)> = events.iter().map(|e| (e.sort, e.key)).collect();
+        expected.sort_unstable();
+        sort_events(&mut events, &mut Vec::new(), &mut Vec::new());
+        let got: Vec<(i64, u64)> = events.iter().map(|e| (e.sort, e.key)).collect();
+        assert_eq!(got, expected);
+    }
 }
