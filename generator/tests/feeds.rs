@@ -112,10 +112,10 @@ fn validate(feed: &str, line: &str) -> Result<Map<String, Value>, String> {
     let Value::Object(o) = v else {
         return Err("not an object".into());
     };
-    if let Some(version) = o.get("schema_version") {
-        if version.as_u64() != Some(1) {
-            return Err(format!("schema_version {version}"));
-        }
+    if let Some(version) = o.get("schema_version")
+        && version.as_u64() != Some(1)
+    {
+        return Err(format!("schema_version {version}"));
     }
     let event = |o: &Map<String, Value>| -> Result<(), String> {
         id(o, "event_id")?;
