@@ -1,4 +1,174 @@
-//! placeholder (rewritten below once volumes are measured)
+//! A deterministic synthetic Streamflix: every input feed of the feed
+//! contract as JSONL files, with the faults the runbooks warn about.
+//!
+//! [`generate`] writes `OUT/<feed>.jsonl` for each of the fourteen [`FEEDS`],
+//! with exactly the field names and types of the feed contract. The same
+//! [`GeneratorConfig`] always gives byte-identical files (every random draw
+//! comes from a ChaCha stream keyed by the seed and by what is being
+//! generated; nothing depends on hash order, thread count or the clock);
+//! another seed gives other files. Lines are in event-time order within each
+//! feed, except the late and duplicated records placed later on purpose.
+//! Timestamps are RFC 3339, mostly `Z`, some with the Central offset
+//! (`-05:00`/`-06:00`) and some with milliseconds; what is printed is
+//! exactly the instant that was generated and sorted on.
+//!
+//! # The world
+//!
+//! Time runs over `days` Central (America/Chicago) days from `start`
+//! (default Monday 2026-10-05); with 28 days the range ends on 2026-11-01,
+//! the day daylight saving time ends.
+//!
+//! * **Subscribers** `sub-00000000 ..`: a base (about 86 % with 28 days)
+//!   signs up over the 56 days before `start`, the rest during the range.
+//!   Each has a country (US, CA, MX: USD; BR: BRL; GB: GBP; DE, FR, ES: EUR;
+//!   JP: JPY), a plan, add-ons, one to four devices, favourite titles, a
+//!   preferred evening hour in its local time and an activity level. They
+//!   cancel (about 0.12 % a day), come back (a new `signup` after a
+//!   `cancel`), upgrade and downgrade (`plan_change`, including monthly to
+//!   annual of the same tier).
+//! * **Plans** (`plan_catalog`): `basic_monthly` (tier 1),
+//!   `standard_monthly` (2), `premium_monthly` (3), `standard_annual` (2)
+//!   and `premium_annual` (3), whose monthly price is the year's price / 12,
+//!   each in USD, EUR, GBP, BRL and JPY. `standard_monthly` USD has a later
+//!   price row (15.49 to 16.99) and `premium_monthly` EUR a later row
+//!   (19.99 to 20.99) that comes first in the file; billing uses the later
+//!   prices.
+//! * **Viewing**: on a day a subscriber is subscribed it is active with its
+//!   own probability (about 55 % of subscribers a day), and plays one to
+//!   three sessions, mostly in its local evening (so sessions cross Central
+//!   midnight), on its devices (`tv`, `mobile`, `web`, `tablet`, `console`).
+//!   A session is a run of plays; a play sends a `watch_seconds = 0` start
+//!   event, then a heartbeat every 1 to 5 minutes (by device type) with the
+//!   seconds played since the last one, an advancing `position_seconds` and
+//!   the title's `duration_seconds`; some stretches are paused (0 or a few
+//!   seconds played), some pauses last 2 to 25 minutes and a few exactly
+//!   30 minutes (1800 s: one session). About half the plays reach 90 % of
+//!   the title. `received_at` is 1 to 20 s after `event_time` for most
+//!   events, up to an hour for some, and absent on 3 %. Mobile events from
+//!   the second half of the range carry an extra `app_version` field.
+//! * **Content** (`content_catalog`): `ct-000000 ..` (N/5 titles, 300 to
+//!   20,000, Zipf popularity), 35 % originals (`partner_id: null`) and six
+//!   partners; two titles changed partner before the range (two rows each).
+//! * **Billing**: one charge per subscriber and billing period (calendar
+//!   month) for every month holding a day of the range, from the first of
+//!   the first month: in the nightly run on the subscriber's cycle day, or
+//!   when it (re)subscribes in the month. Currency by country,
+//!   `plan_amount` the catalog price, add-ons `live_sports`, `ad_free`,
+//!   `extra_stream` at their prices, 0.6 % refunds (full, half, add-ons).
+//!   `addons: []` and `refund_amount: 0` are sometimes written, sometimes
+//!   left out.
+//! * **Ad revenue**: one record per active day of a subscriber on an
+//!   ad-supported plan (tier 1 or 2 without `ad_free`), a few cents per
+//!   hour watched, in the subscriber's currency.
+//! * **Content costs**: two to four lines (`line_item`) per partner and
+//!   month, in the partner's currency, adding up to about 3.25 USD per
+//!   subscriber and month; **operational costs**: `cdn`, `infra` and
+//!   `support` lines per month (one in EUR), about 1.75 USD per subscriber.
+//!   Both are scaled to the share of the month the output covers.
+//! * **FX rates**: daily, for EUR, GBP, BRL and JPY (USD needs none), from
+//!   a week before the first billed day to the last day, a random walk of
+//!   six significant digits; one EUR rate is published wrong and corrected
+//!   by a later row for the same date.
+//! * **Settlements**: per day and currency, the day's charges net of
+//!   refunds within ±0.12 % (fees, rounding), plus a small USD chargeback
+//!   line after each month's 15th: reconciliation is close, not exact.
+//! * **Finance GL**: `revenue`, `content_cost`, `operational_cost` per
+//!   month in USD, within ±0.15 % of what the feeds hold at the true rates,
+//!   posted after month close (month to date for an open month). The first
+//!   month's revenue is first posted 3.1 % too high and corrected by a row
+//!   two days later.
+//! * **Experiments**: `exp_reco_v2` (control, treatment) for everyone,
+//!   `exp_ad_format` (control, preroll, midroll) for ad-supported
+//!   subscribers from `start`, `exp_playback_ui` (control, new_controls) for
+//!   half of the subscribers from a third of the way in. 2 % of subscribers
+//!   are never assigned (coverage about 98 %).
+//!
+//! # Volumes
+//!
+//! For `--subscribers 10000 --days 28` (seed 42): 3.24 M lines, 840 MB.
+//!
+//! | feed | lines | MB |
+//! |---|---:|---:|
+//! | viewing | 3,053,424 | 814.9 |
+//! | ad_revenue | 116,908 | 15.8 |
+//! | devices | 22,847 | 2.2 |
+//! | experiment_assignments | 21,321 | 3.3 |
+//! | subscriptions | 11,343 | 1.8 |
+//! | billing | 10,143 | 2.2 |
+//! | content_catalog | 1,998 | 0.2 |
+//! | account_flags | 321 | 0.04 |
+//! | payment_settlements | 164 | 0.01 |
+//! | fx_rates | 151 | 0.01 |
+//! | content_costs | 35 | |
+//! | plan_catalog | 27 | |
+//! | operational_costs | 12 | |
+//! | finance_gl | 7 | |
+//!
+//! Viewing is about 11 lines per subscriber-day (18 per active
+//! subscriber-day, 270 bytes a line) and scales with subscribers × days;
+//! the other event feeds scale with subscribers (billing also with months).
+//! Viewing is generated a day at a time on all cores and written by its own
+//! thread: well over a million viewing lines a second in release builds.
+//! Memory stays near 0.5 GB for 100,000 subscribers.
+//!
+//! # Faults
+//!
+//! Each switch of [`Faults`] (all on by default, [`Faults::NONE`] gives a
+//! clean, consistent Streamflix) controls the following; the counts are
+//! reported in [`GenerateSummary::injected`] under the names given.
+//!
+//! * `duplicates`: `duplicate_events`: lines repeated byte for byte (same
+//!   `event_id`) seconds to two days later in the file: 0.4 % of viewing,
+//!   0.6 % of subscriptions, 0.3 % of billing and ad revenue, 0.4 % of
+//!   assignments, 3 % of flags, one content cost line, one settlement.
+//!   `pk_violations`: 0.15 % of billing records get a second record (other
+//!   `event_id`, same subscriber and period, 1 h to 3 days later, add-ons
+//!   changed), which is the one in force. `duplicate_signups`: 0.4 % of
+//!   subscribers sign up again while subscribed (sometimes another plan).
+//!   `conflicting_assignments`: 0.3 % of assignments are followed by one to
+//!   another variant.
+//! * `flagged_accounts`: `account_flags` holds `flagged_subscribers`: about
+//!   2.4 % of subscribers (spam, fraud, test; test accounts flagged at sign
+//!   up, the rest after they have been watching), the bots (flag `bot`,
+//!   except the first bot), and `fraud_signups`: a burst of sign-ups
+//!   (0.4 % of subscribers, basic plan, charged back) at 02:00 on the middle
+//!   day of the range, flagged `fraud` 3 to 6 days later. 5 % of flagged
+//!   subscribers get a second flag of another kind.
+//! * `impossible_days`: `bot_subscribers` (one per 2,500 subscribers, at
+//!   least two) play on three devices at once around the clock, an hour of
+//!   `watch_seconds` every 20 to 25 minutes per device (about 650,000 s a
+//!   day), on 85 % of days and always on day 0: `impossible_days` counts
+//!   those subscriber-days. Without `flagged_accounts` no bot is flagged;
+//!   with it, `unflagged_bots` (one) stays unflagged.
+//! * `late_events`: `late_events`: 0.12 % of viewing events and 0.4 % of
+//!   mobile sessions (watched offline) are written 1 h to 3 days after
+//!   their event time, with `received_at` then; 3 % of cancels, 1 % of
+//!   assignments, 0.2 % of billing records, 0.5 % of ad revenue and the
+//!   whole ad-revenue batch of the middle day arrive hours to days late.
+//!   `late_cost_reports`: one partner (`partner-dunmore`) has no cost lines
+//!   for the month the range covers most. `late_device_rows`: 6 % of
+//!   secondary devices have their `devices` row dated after their first
+//!   plays; `missing_devices`: 0.3 % never get one.
+//! * `malformed_records`: `malformed_records` lines a reader must
+//!   dead-letter, in every feed but the reference tables `plan_catalog`,
+//!   `content_catalog` and `finance_gl`: not JSON, cut-off lines, arrays,
+//!   required fields missing or of the wrong type (strings for numbers),
+//!   unknown `type`/`flag`, unparseable timestamps and dates, epoch numbers
+//!   for timestamps, `schema_version: 2`, negative money, `watch_seconds`
+//!   outside 0..=3600, zero durations, empty ids, lower-case currencies.
+//!   Viewing gets every kind on day 0 and one per 5,000 subscribers a day
+//!   after; per feed counts are in [`GenerateSummary::malformed_per_feed`].
+//!   The switch also brings the valid records that contradict the rest:
+//!   `orphan_cancels` (a second cancel while cancelled, and one cancel from
+//!   a subscriber that never signed up), `orphan_plan_changes` (while
+//!   cancelled), `unknown_plan_events` (sign-ups to `promo_holiday`, a plan
+//!   with no catalog row, which is also billed), `price_mismatches` (0.2 %
+//!   of charges at a grandfathered or discounted price) and
+//!   `unlisted_titles` (four watched partner titles missing from the
+//!   content catalog).
+//! * `fx_gap`: `fx_gap_days`: BRL has no rates for ten consecutive days from
+//!   a quarter of the way into the range, so the last three of them have no
+//!   usable rate within the 7-day lookback.
 
 mod billing;
 mod clock;

@@ -241,7 +241,7 @@ impl Gen<'_> {
         } else {
             start / SEC * SEC
         };
-        let mut budget = (exponential(&mut sd.r, 24.0 * 60.0) as i64).clamp(180, 5 * 3600);
+        let mut budget = (exponential(&mut sd.r, 18.0 * 60.0) as i64).clamp(180, 5 * 3600);
         // Watched offline on a phone and uploaded hours or days later.
         let offline =
             (ctx.faults.late_events && dev.kind == DEVICE_MOBILE && sd.r.random_range(0..1000) < 4)
@@ -481,6 +481,32 @@ fn sort_events(events: &mut Vec<Ev>, scratch: &mut Vec<Ev>, counts: &mut Vec<u32
 
 type Chunk = (Vec<u8>, u64, u64);
 
+/// Events formatted per task; about 8 MB of text.
+const RENDER_PIECE: usize = 32 * 1024;
+
+/// Formats events as lines into `b`; returns how many are malformed.
+fn render_piece(g: &Gen<'_>, slice: &[Ev], b: &mut Vec<u8>, id_salt: u64, dev_salt: u64) -> u64 {
+    b.clear();
+    b.reserve(slice.len() * 280);
+    let mut bad = 0u64;
+    let mut line = Vec::new();
+    for e in slice {
+        if e.flags >> 4 == 0 {
+            g.render(b, e, id_salt, dev_salt);
+        } else {
+            line.clear();
+            g.render(&mut line, e, id_salt, dev_salt);
+            b.extend_from_slice(&corrupt(
+                &line,
+                &viewing_bad(usize::from(e.flags >> 4) - 1, e),
+            ));
+            bad += 1;
+        }
+        b.push(b'\n');
+    }
+    bad
+}
+
 pub(crate) fn write(
     ctx: &Ctx,
     pop: &Population,
@@ -638,51 +664,32 @@ fn generate_days(
             !now
         });
         sort_events(&mut flush, &mut sorted, &mut counts);
-        // Formatting is the hot loop: split it across threads.
-        let slices: Vec<&[Ev]> = flush
-            .chunks(flush.len().div_ceil(n_threads).max(1))
-            .collect();
-        let mut bufs: Vec<Vec<u8>> = slices
-            .iter()
-            .map(|_| pool.try_recv().unwrap_or_default())
-            .collect();
-        let bad: Vec<u64> = std::thread::scope(|scope| {
-            let handles: Vec<_> = slices
+        // Formatting is the hot loop: split it across threads, in pieces
+        // small enough that the writer's queue holds little memory.
+        for wave in flush.chunks(RENDER_PIECE * n_threads) {
+            let slices: Vec<&[Ev]> = wave.chunks(RENDER_PIECE).collect();
+            let mut bufs: Vec<Vec<u8>> = slices
                 .iter()
-                .zip(bufs.iter_mut())
-                .map(|(slice, b)| {
-                    let g = &g;
-                    scope.spawn(move || {
-                        b.clear();
-                        b.reserve(slice.len() * 280);
-                        let mut bad = 0u64;
-                        let mut line = Vec::new();
-                        for e in *slice {
-                            if e.flags >> 4 == 0 {
-                                g.render(b, e, id_salt, dev_salt);
-                            } else {
-                                line.clear();
-                                g.render(&mut line, e, id_salt, dev_salt);
-                                b.extend_from_slice(&corrupt(
-                                    &line,
-                                    &viewing_bad(usize::from(e.flags >> 4) - 1, e),
-                                ));
-                                bad += 1;
-                            }
-                            b.push(b'\n');
-                        }
-                        bad
-                    })
-                })
+                .map(|_| pool.try_recv().unwrap_or_default())
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("viewing formatter panicked"))
-                .collect()
-        });
-        for ((slice, bytes), bad) in slices.iter().zip(bufs).zip(bad) {
-            tx.send((bytes, slice.len() as u64, bad))
-                .map_err(|_| closed())?;
+            let bad: Vec<u64> = std::thread::scope(|scope| {
+                let handles: Vec<_> = slices
+                    .iter()
+                    .zip(bufs.iter_mut())
+                    .map(|(slice, b)| {
+                        let g = &g;
+                        scope.spawn(move || render_piece(g, slice, b, id_salt, dev_salt))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("viewing formatter panicked"))
+                    .collect()
+            });
+            for ((slice, bytes), bad) in slices.iter().zip(bufs).zip(bad) {
+                tx.send((bytes, slice.len() as u64, bad))
+                    .map_err(|_| closed())?;
+            }
         }
         bar.inc(1);
     }
