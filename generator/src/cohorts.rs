@@ -71,7 +71,7 @@ pub(crate) fn write_flags(
         flags.push((f, t, 2));
     }
     let n = pop.subs.len();
-    for i in index::sample(&mut r, n, n * 24 / 1000).into_vec() {
+    for i in index::sample(&mut r, n, n * 16 / 1000).into_vec() {
         let sub = &pop.subs[i];
         if sub.role != Role::Normal {
             continue;

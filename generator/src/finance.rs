@@ -251,11 +251,16 @@ fn operational_costs(ctx: &Ctx, dir: &Path) -> Result<(FeedStats, Vec<f64>), Gen
             b.extend_from_slice(b"\"}");
             out.line(&b, false)?;
             if ctx.faults.malformed_records && mi == 0 && k == 0 {
-                out.line(&corrupt(&b, &Bad::Remove("category")), true)?;
-                out.line(
-                    &corrupt(&b, &Bad::Replace("amount", "\"1250.00\"".into())),
-                    true,
-                )?;
+                for (j, bad) in [
+                    Bad::Remove("category"),
+                    Bad::Replace("amount", "\"1250.00\"".into()),
+                ]
+                .iter()
+                .enumerate()
+                {
+                    let id = event_hex(ctx.seed, NS_OPS, (1 << 62) | j as u64);
+                    out.line(&corrupt(&with_id(&b, "op", id), bad), true)?;
+                }
             }
         }
     }
@@ -322,18 +327,29 @@ fn settlements(
             dup_done = true;
         }
         if !bad_done && cur == Cur::Eur {
-            out.line(
-                &corrupt(&b, &Bad::Replace("amount", "\"1234.50\"".into())),
-                true,
-            )?;
-            out.line(
-                &corrupt(&b, &Bad::Replace("date", "\"2026/10/05\"".into())),
-                true,
-            )?;
+            for (j, bad) in [
+                Bad::Replace("amount", "\"1234.50\"".into()),
+                Bad::Replace("date", "\"2026/10/05\"".into()),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let id = event_hex(ctx.seed, NS_SETTLE, (1 << 62) | j as u64);
+                out.line(&corrupt(&with_id(&b, "ps", id), bad), true)?;
+            }
             bad_done = true;
         }
     }
     out.finish()
+}
+
+/// The line with another `event_id`, so that a broken copy of a record is
+/// not also a duplicate of it.
+fn with_id(line: &[u8], prefix: &str, id: u64) -> Vec<u8> {
+    corrupt(
+        line,
+        &Bad::Replace("event_id", format!("\"{prefix}-{id:016x}\"")),
+    )
 }
 
 fn cur_round_usd(usd: f64) -> i64 {

@@ -309,6 +309,19 @@ fn every_line_is_valid_unless_counted_malformed() {
             "{feed}: {invalid:#?}"
         );
         assert!(all.len() > invalid.len(), "{feed} has no valid record");
+        // A broken record never reuses the event_id of a good one.
+        let good: BTreeSet<String> = all
+            .iter()
+            .filter_map(|l| validate(feed, l).ok())
+            .filter_map(|o| o.get("event_id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        for l in all.iter().filter(|l| validate(feed, l).is_err()) {
+            if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(l)
+                && let Some(id) = o.get("event_id").and_then(Value::as_str)
+            {
+                assert!(!good.contains(id), "{feed}: malformed line reuses {id}");
+            }
+        }
         if !invalid.is_empty() {
             feeds_with_bad += 1;
         }
