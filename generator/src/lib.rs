@@ -146,6 +146,8 @@
 //!   their event time, with `received_at` then; 3 % of cancels, 1 % of
 //!   assignments, 0.2 % of billing records, 0.5 % of ad revenue and the
 //!   whole ad-revenue batch of the middle day arrive hours to days late.
+//!   `late_viewing_events` and `duplicate_viewing_events` are the viewing
+//!   shares of `late_events` and `duplicate_events`.
 //!   `late_cost_reports`: one partner (`partner-dunmore`) has no cost lines
 //!   for the month the range covers most. `late_device_rows`: 6 % of
 //!   secondary devices have their `devices` row dated after their first
@@ -533,6 +535,8 @@ pub(crate) struct Injected {
     pub unflagged_bots: u64,
     pub impossible_days: u64,
     pub late_events: u64,
+    pub late_viewing_events: u64,
+    pub duplicate_viewing_events: u64,
     pub late_cost_reports: u64,
     pub late_device_rows: u64,
     pub missing_devices: u64,
@@ -558,6 +562,8 @@ impl Injected {
             ("unflagged_bots", self.unflagged_bots),
             ("impossible_days", self.impossible_days),
             ("late_events", self.late_events),
+            ("late_viewing_events", self.late_viewing_events),
+            ("duplicate_viewing_events", self.duplicate_viewing_events),
             ("late_cost_reports", self.late_cost_reports),
             ("late_device_rows", self.late_device_rows),
             ("missing_devices", self.missing_devices),

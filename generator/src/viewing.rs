@@ -596,7 +596,9 @@ fn generate_days(
         for (evs, ads, stats) in parts {
             pending.extend_from_slice(&evs);
             inj.late_events += stats.late;
+            inj.late_viewing_events += stats.late;
             inj.duplicate_events += stats.duplicates;
+            inj.duplicate_viewing_events += stats.duplicates;
             inj.impossible_days += stats.impossible_days;
             for ad in ads {
                 let id = event_hex(ctx.seed, NS_AD, (u64::from(ad.sub) << 16) | ad.day as u64);
