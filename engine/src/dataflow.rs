@@ -194,7 +194,8 @@ pub fn admit(settings: &Settings, record: &Record, epoch: Epoch) -> Result<(), R
             feed: record.feed(),
             kind: "beyond_retention",
             reason,
-            raw: format!("{record:?}"),
+            // The bytes were valid: the record as decoded stands for them.
+            raw: serde_json::to_string(record).unwrap_or_default(),
         }),
         None => Ok(()),
     }

@@ -18,9 +18,9 @@
 pub mod clock;
 pub mod cluster;
 pub mod dataflow;
-//pub mod demo;
+pub mod demo;
 pub mod error;
 pub mod memory;
 pub mod output;
-//pub mod replay;
+pub mod replay;
 pub mod state_size;

@@ -1,1 +1,160 @@
-fn main() {}
+//! The `streamflix` binary: generate, replay, demo.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use streamflix_engine::cluster::ClusterArgs;
+use streamflix_engine::demo::{render, DemoPaths};
+use streamflix_engine::clock::Retention;
+use streamflix_engine::replay::{replay, ReplayOptions, ReplaySummary, TableFormat};
+use streamflix_generator::{generate, GeneratorConfig};
+use streamflix_model::Calendar;
+
+#[derive(Debug, Parser)]
+#[command(name = "streamflix", version, about = "Streamflix's core metrics, kept current by a streaming dataflow engine.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic Streamflix as JSONL feeds.
+    Generate {
+        /// Directory to write `<feed>.jsonl` files into.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2_000)]
+        subscribers: u64,
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First day, YYYY-MM-DD (default 2026-10-05, a Monday).
+        #[arg(long)]
+        start: Option<String>,
+        /// Generate clean data: no duplicates, flags, bots, late or malformed records, no FX gap.
+        #[arg(long)]
+        no_faults: bool,
+    },
+    /// Run every pipeline over a directory of JSONL feeds and write the tables.
+    Replay {
+        /// Directory holding `<feed>.jsonl` files (a missing file is an empty feed).
+        #[arg(long)]
+        input: PathBuf,
+        /// Directory to write `<table>.csv` and `dead_letters.jsonl` into.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        common: RunArgs,
+    },
+    /// Generate a few weeks of Streamflix, replay it, and print the weekly snapshot.
+    Demo {
+        /// Working directory for the generated feeds and the tables.
+        #[arg(long, default_value = "streamflix-demo")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 2_000)]
+        subscribers: u64,
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        #[command(flatten)]
+        common: RunArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Business time zone of days, weeks and months.
+    #[arg(long, default_value = streamflix_model::calendar::DEFAULT_TIME_ZONE, env = "STREAMFLIX_TIME_ZONE")]
+    time_zone: String,
+    /// Table formats to write: csv, parquet, arrow (repeatable).
+    #[arg(long = "format", value_enum, default_values_t = vec![TableFormat::Csv])]
+    formats: Vec<TableFormat>,
+    /// Freeze periods this many days after their end and drop their
+    /// state (default: keep everything, restate anything).
+    #[arg(long)]
+    retention_days: Option<u32>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    fn options(&self, input: PathBuf, out: PathBuf) -> Result<ReplayOptions> {
+        let mut options = ReplayOptions::new(input, out);
+        options.cluster = self.cluster.clone();
+        let calendar = Calendar::new(&self.time_zone)?;
+        options.settings.retention = self.retention_days.map(|days| Retention { days, calendar: calendar.clone() });
+        options.settings.calendar = calendar;
+        options.formats = self.formats.clone();
+        options.progress = !self.quiet;
+        Ok(options)
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STREAMFLIX_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Generate { out, subscribers, days, seed, start, no_faults } => {
+            let config = generator_config(subscribers, days, seed, start.as_deref(), no_faults)?;
+            let summary = generate(&config, &out).with_context(|| format!("generating into {}", out.display()))?;
+            eprintln!("wrote {} feeds to {} ({} bytes)", summary.lines_per_feed.len(), out.display(), summary.bytes);
+            for (feed, lines) in &summary.lines_per_feed {
+                eprintln!("  {feed:<24} {lines:>10} lines");
+            }
+        }
+        Command::Replay { input, out, common } => {
+            let summary = replay(&common.options(input, out)?)?;
+            print_summary(&summary);
+        }
+        Command::Demo { dir, subscribers, days, common } => {
+            let paths = DemoPaths::under(&dir);
+            let config = generator_config(subscribers, days, 1, None, false)?;
+            eprintln!("generating {subscribers} subscribers over {days} days into {}", paths.input.display());
+            generate(&config, &paths.input).with_context(|| format!("generating into {}", paths.input.display()))?;
+            let options = common.options(paths.input.clone(), paths.out.clone())?;
+            let summary = replay(&options)?;
+            print_summary(&summary);
+            if let Some(weekly) = summary.table("engagement_weekly") {
+                println!("\nWeekly engagement snapshot (engagement_weekly):\n");
+                println!("{}", render(weekly));
+            }
+            println!("All tables are in {}", paths.out.display());
+        }
+    }
+    Ok(())
+}
+
+fn generator_config(subscribers: u64, days: u32, seed: u64, start: Option<&str>, no_faults: bool) -> Result<GeneratorConfig> {
+    let mut config = GeneratorConfig { subscribers, days, seed, progress: true, ..GeneratorConfig::default() };
+    if let Some(start) = start {
+        config.start = start.parse().with_context(|| format!("--start {start} is not a date: use YYYY-MM-DD"))?;
+    }
+    if no_faults {
+        config.faults = streamflix_generator::Faults::NONE;
+    }
+    Ok(config)
+}
+
+fn print_summary(summary: &ReplaySummary) {
+    eprintln!("\nreplay finished in {:.2?}", summary.elapsed);
+    eprintln!("  {:<24} {:>10}", "records read", summary.records_read());
+    for (feed, count) in &summary.read {
+        eprintln!("    {:<22} {count:>10}", feed.name());
+    }
+    eprintln!("  {:<24} {:>10}  ({})", "dead letters", summary.dead_letter_count(), summary.dead_letters_path.display());
+    for ((feed, kind), count) in &summary.dead_letters {
+        eprintln!("    {:<22} {count:>10}  {kind}", feed.name());
+    }
+    eprintln!("  {:<24} {:>10.0}", "records per second", summary.records_per_second());
+    eprintln!("  tables written:");
+    for (name, rows, path) in &summary.written {
+        eprintln!("    {name:<22} {rows:>10} rows  {}", path.display());
+    }
+}

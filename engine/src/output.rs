@@ -27,6 +27,20 @@ pub struct DeadLetterRow {
     pub raw: String,
 }
 
+impl From<streamflix_connectors::dead_letter::DeadLetter> for DeadLetterRow {
+    /// Positions `file:line` (or `topic/partition:offset`) keep their
+    /// number apart so that letters sort in source order.
+    fn from(letter: streamflix_connectors::dead_letter::DeadLetter) -> Self {
+        let (source, line) = match letter.position.rsplit_once(':') {
+            Some((source, number)) if number.parse::<u64>().is_ok() => {
+                (source.to_string(), number.parse().expect("checked above"))
+            }
+            _ => (letter.position.clone(), 0),
+        };
+        DeadLetterRow { feed: letter.feed, source, line, kind: letter.kind.to_string(), reason: letter.reason, raw: letter.raw }
+    }
+}
+
 impl DeadLetterRow {
     pub fn position(&self) -> String {
         format!("{}:{}", self.source, self.line)

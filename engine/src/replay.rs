@@ -14,15 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use streamflix_connectors::decode::decode;
-use streamflix_connectors::files::{feed_path, FileShare};
-use streamflix_connectors::sinks::{write_table, TableFormat};
+use streamflix_connectors::files::{feed_path, Share, ShareReader};
+use streamflix_connectors::sinks::{write_arrow_ipc_file, write_csv_file, write_parquet_file};
 use streamflix_model::table::Table;
 use streamflix_model::{Calendar, Feed};
 
 use crate::cluster::ClusterArgs;
 pub use crate::error::EngineError as ReplayError;
-use crate::dataflow::{build, Epoch};
+use crate::clock::{EpochClock, DEFAULT_LATENESS_MS};
+use crate::dataflow::{admit, build, Settings};
 use crate::output::{DeadLetterRow, OutputStore};
 
 /// How many records a worker hands in before it advances the epoch.
@@ -33,7 +33,7 @@ pub struct ReplayOptions {
     pub input: PathBuf,
     pub out: PathBuf,
     pub cluster: ClusterArgs,
-    pub calendar: Calendar,
+    pub settings: Settings,
     pub formats: Vec<TableFormat>,
     pub batch_records: usize,
     /// Show a progress bar on stderr.
@@ -46,7 +46,7 @@ impl ReplayOptions {
             input: input.into(),
             out: out.into(),
             cluster: ClusterArgs::default(),
-            calendar: Calendar::central(),
+            settings: Settings::new(Calendar::central()),
             formats: vec![TableFormat::Csv],
             batch_records: DEFAULT_BATCH_RECORDS,
             progress: false,
@@ -106,47 +106,45 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
     let store = Arc::new(Mutex::new(OutputStore::default()));
     let read = Arc::new(Mutex::new(BTreeMap::<Feed, u64>::new()));
     let progress = progress_bar(&input, options.progress)?;
-    let calendar = options.calendar.clone();
     let batch = options.batch_records.max(1);
     let (worker_store, worker_read, worker_progress) = (store.clone(), read.clone(), progress.clone());
+    let settings = options.settings.clone();
     let guards = timely::execute(config, move |worker| -> Result<(), ReplayError> {
-        let (mut inputs, probe) = build(worker, &calendar, worker_store.clone());
-        let (index, peers) = (worker.index(), worker.peers());
-        let mut epoch: Epoch = 0;
-        let mut pending = 0usize;
+        let (mut inputs, probe) = build(worker, &settings, worker_store.clone());
+        let share = Share::new(worker.index(), worker.peers());
+        let mut clock = EpochClock::new(DEFAULT_LATENESS_MS);
         let mut read_here = BTreeMap::new();
+        let (mut records, mut dead_letters) = (Vec::with_capacity(batch), Vec::new());
+        let source_name = |feed: Feed| format!("{}.jsonl", feed.name());
         for feed in Feed::ALL {
             let path = feed_path(&input, feed);
-            let Some(share) = FileShare::open(&path, index, peers).map_err(|source| ReplayError::Read { path: path.clone(), source })?
-            else {
-                continue;
-            };
-            let source = share.file_name().to_string();
-            let mut counted = 0u64;
-            for line in share {
-                let line = line.map_err(|source| ReplayError::Read { path: path.clone(), source })?;
-                counted += 1;
-                worker_progress.inc(line.bytes.len() as u64 + 1);
-                match decode(feed, line.bytes) {
-                    Ok(record) => inputs.insert(record),
-                    Err(error) => inputs.dead_letters.insert(DeadLetterRow {
-                        feed,
-                        source: source.clone(),
-                        line: line.number,
-                        kind: error.kind().to_string(),
-                        reason: error.to_string(),
-                        raw: String::from_utf8_lossy(line.bytes).into_owned(),
-                    }),
+            let mut reader = ShareReader::open(&input, feed, share).map_err(|source| ReplayError::Read { path: path.clone(), source })?;
+            loop {
+                let before = reader.offset();
+                let read = reader
+                    .read_numbered_batch(batch, &mut records, &mut dead_letters)
+                    .map_err(|source| ReplayError::Read { path: path.clone(), source })?;
+                if read == 0 {
+                    break;
                 }
-                pending += 1;
-                if pending == batch {
-                    pending = 0;
-                    epoch += 1;
-                    inputs.advance_to(epoch);
-                    worker.step_while(|| probe.less_than(&epoch));
+                worker_progress.inc(reader.offset() - before);
+                for (line, record) in records.drain(..) {
+                    if let Some(time) = record.event_time() {
+                        clock.observe(time);
+                    }
+                    match admit(&settings, &record, clock.epoch()) {
+                        Ok(()) => inputs.insert(record),
+                        Err(refused) => inputs.dead_letters.insert(refused.at(&source_name(feed), line)),
+                    }
                 }
+                for letter in dead_letters.drain(..) {
+                    inputs.dead_letters.insert(DeadLetterRow::from(letter));
+                }
+                let epoch = clock.tick();
+                inputs.advance_to(epoch);
+                worker.step_while(|| probe.less_than(&epoch));
             }
-            *read_here.entry(feed).or_insert(0) += counted;
+            *read_here.entry(feed).or_insert(0) += reader.stats().lines;
         }
         drop(inputs);
         while !probe.done() {
@@ -189,27 +187,56 @@ pub fn replay(options: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     Ok(summary)
 }
 
+/// A file format for tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    /// The replay contract: a header row, plain decimals, empty fields.
+    Csv,
+    Parquet,
+    /// Arrow IPC file.
+    Arrow,
+}
+
+impl TableFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            TableFormat::Csv => "csv",
+            TableFormat::Parquet => "parquet",
+            TableFormat::Arrow => "arrow",
+        }
+    }
+}
+
 fn write(out: &Path, table: &Table, format: TableFormat) -> Result<PathBuf, ReplayError> {
     let path = out.join(format!("{}.{}", table.name, format.extension()));
-    write_table(table, format, &path)
-        .map_err(|error| ReplayError::Table { table: table.name.clone(), message: error.to_string() })?;
+    let written = match format {
+        TableFormat::Csv => write_csv_file(table, &path),
+        TableFormat::Parquet => write_parquet_file(table, &path),
+        TableFormat::Arrow => write_arrow_ipc_file(table, &path),
+    };
+    written.map_err(|error| ReplayError::Table { table: table.name.clone(), message: error.to_string() })?;
     Ok(path)
 }
 
 fn write_dead_letters(path: &Path, letters: &[DeadLetterRow]) -> Result<(), ReplayError> {
     use std::io::Write;
-    let file = std::fs::File::create(path).map_err(|source| ReplayError::Write { path: path.to_path_buf(), source })?;
+    /// The dead-letter contract: exactly these keys, in this order.
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        feed: &'a str,
+        position: String,
+        reason: &'a str,
+        raw: &'a str,
+    }
+    let failed = |source| ReplayError::Write { path: path.to_path_buf(), source };
+    let file = std::fs::File::create(path).map_err(failed)?;
     let mut out = std::io::BufWriter::new(file);
     for letter in letters {
-        let line = serde_json::json!({
-            "feed": letter.feed.name(),
-            "position": letter.position(),
-            "reason": letter.reason,
-            "raw": letter.raw,
-        });
-        writeln!(out, "{line}").map_err(|source| ReplayError::Write { path: path.to_path_buf(), source })?;
+        let line = Line { feed: letter.feed.name(), position: letter.position(), reason: &letter.reason, raw: &letter.raw };
+        serde_json::to_writer(&mut out, &line).map_err(|error| failed(error.into()))?;
+        out.write_all(b"\n").map_err(failed)?;
     }
-    out.flush().map_err(|source| ReplayError::Write { path: path.to_path_buf(), source })
+    out.flush().map_err(failed)
 }
 
 fn progress_bar(input: &Path, visible: bool) -> Result<ProgressBar, ReplayError> {

@@ -157,6 +157,11 @@ impl ShareReader {
         self.stats
     }
 
+    /// Bytes of the file consumed so far, for progress reporting.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// True once a read has reached the end of the share (at once for a
     /// missing file).
     pub fn is_done(&self) -> bool {
@@ -233,14 +238,34 @@ impl ShareReader {
         records: &mut Vec<Record>,
         dead_letters: &mut Vec<DeadLetter>,
     ) -> io::Result<usize> {
+        self.read_batch_with(max_lines, |_, record| records.push(record), dead_letters)
+    }
+
+    /// As [`ShareReader::read_batch`], keeping each record's 1-based line
+    /// number beside it.
+    pub fn read_numbered_batch(
+        &mut self,
+        max_lines: usize,
+        records: &mut Vec<(u64, Record)>,
+        dead_letters: &mut Vec<DeadLetter>,
+    ) -> io::Result<usize> {
+        self.read_batch_with(max_lines, |number, record| records.push((number, record)), dead_letters)
+    }
+
+    fn read_batch_with(
+        &mut self,
+        max_lines: usize,
+        mut keep: impl FnMut(u64, Record),
+        dead_letters: &mut Vec<DeadLetter>,
+    ) -> io::Result<usize> {
         let mut read = 0;
         while read < max_lines {
             match self.next_outcome()? {
                 None => break,
                 Some(Outcome::Blank) => {}
-                Some(Outcome::Record(record)) => {
+                Some(Outcome::Record(number, record)) => {
                     read += 1;
-                    records.push(record);
+                    keep(number, record);
                 }
                 Some(Outcome::Dead(letter)) => {
                     read += 1;
@@ -267,7 +292,7 @@ impl ShareReader {
             None => decode(feed, bytes),
         };
         let outcome = match decoded {
-            Ok(record) => Outcome::Record(record),
+            Ok(record) => Outcome::Record(meta.number, record),
             Err(error) => {
                 let position = format!("{}:{}", self.file_name, meta.number);
                 Outcome::Dead(DeadLetter::new(feed, position, &error, bytes))
@@ -275,7 +300,7 @@ impl ShareReader {
         };
         self.stats.lines += 1;
         match outcome {
-            Outcome::Record(_) => self.stats.records += 1,
+            Outcome::Record(..) => self.stats.records += 1,
             _ => self.stats.dead_letters += 1,
         }
         Ok(Some(outcome))
@@ -290,7 +315,7 @@ impl ShareReader {
         while let Some(outcome) = self.next_outcome()? {
             match outcome {
                 Outcome::Blank => {}
-                Outcome::Record(record) => sink(Ok(record)),
+                Outcome::Record(_, record) => sink(Ok(record)),
                 Outcome::Dead(letter) => sink(Err(letter)),
             }
         }
@@ -315,7 +340,7 @@ struct LineMeta {
 
 enum Outcome {
     Blank,
-    Record(Record),
+    Record(u64, Record),
     Dead(DeadLetter),
 }
 
