@@ -41,7 +41,11 @@ pub struct EpochClock {
 
 impl EpochClock {
     pub fn new(lateness_ms: i64) -> EpochClock {
-        EpochClock { lateness_ms, max_event: None, epoch: 0 }
+        EpochClock {
+            lateness_ms,
+            max_event: None,
+            epoch: 0,
+        }
     }
 
     /// Takes note of a record's event time.
@@ -51,7 +55,12 @@ impl EpochClock {
 
     /// The greatest event time read, minus the allowed lateness.
     pub fn watermark(&self) -> Option<Instant> {
-        self.max_event.map(|max| Instant(max.0.saturating_sub(self.lateness_ms.saturating_mul(1_000_000))))
+        self.max_event.map(|max| {
+            Instant(
+                max.0
+                    .saturating_sub(self.lateness_ms.saturating_mul(1_000_000)),
+            )
+        })
     }
 
     pub fn epoch(&self) -> Epoch {
@@ -92,7 +101,9 @@ impl Retention {
 
     /// Refuses a record that arrives for a frozen period.
     pub fn admit(&self, record: &Record, epoch: Epoch) -> Result<(), String> {
-        let Record::Viewing(event) = record else { return Ok(()) };
+        let Record::Viewing(event) = record else {
+            return Ok(());
+        };
         let day = self.calendar.day_of(event.event_time);
         let reach = streamflix_operators::engagement::LAST_DAY_FED;
         if self.retire_at(day, reach) <= epoch {
@@ -123,7 +134,10 @@ mod tests {
     #[test]
     fn periods_freeze_after_the_horizon() {
         let calendar = Calendar::central();
-        let retention = Retention { days: 10, calendar: calendar.clone() };
+        let retention = Retention {
+            days: 10,
+            calendar: calendar.clone(),
+        };
         let day = Day::parse("2026-11-02").unwrap();
         let end = epoch_of(calendar.end_of(day));
         assert_eq!(retention.frozen_from(day), end + 10 * 86_400_000);

@@ -14,7 +14,12 @@ use clap::Args;
 #[derive(Clone, Debug, Args)]
 pub struct ClusterArgs {
     /// Worker threads per process.
-    #[arg(short = 'w', long = "workers", default_value_t = 2, env = "STREAMFLIX_WORKERS")]
+    #[arg(
+        short = 'w',
+        long = "workers",
+        default_value_t = 2,
+        env = "STREAMFLIX_WORKERS"
+    )]
     pub workers: usize,
     /// Number of processes in the cluster.
     #[arg(short = 'n', long = "processes", default_value_t = 1)]
@@ -30,7 +35,12 @@ pub struct ClusterArgs {
 
 impl Default for ClusterArgs {
     fn default() -> Self {
-        ClusterArgs { workers: 2, processes: 1, process: 0, hostfile: None }
+        ClusterArgs {
+            workers: 2,
+            processes: 1,
+            process: 0,
+            hostfile: None,
+        }
     }
 }
 
@@ -47,7 +57,10 @@ pub enum ClusterError {
 
 impl ClusterArgs {
     pub fn single(workers: usize) -> ClusterArgs {
-        ClusterArgs { workers, ..ClusterArgs::default() }
+        ClusterArgs {
+            workers,
+            ..ClusterArgs::default()
+        }
     }
 
     pub fn timely_config(&self) -> Result<timely::Config, ClusterError> {
@@ -55,7 +68,10 @@ impl ClusterArgs {
             return Err(ClusterError::NoWorkers);
         }
         if self.process >= self.processes {
-            return Err(ClusterError::ProcessOutOfRange { process: self.process, processes: self.processes });
+            return Err(ClusterError::ProcessOutOfRange {
+                process: self.process,
+                processes: self.processes,
+            });
         }
         let mut args = vec![
             "-w".to_string(),

@@ -16,19 +16,19 @@
 //! changes are retracted and reinserted. That is what makes every change
 //! to a published figure visible as a restatement.
 
-use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::VecCollection;
+use differential_dataflow::input::{Input, InputSession};
 use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
-use timely::dataflow::operators::Exchange;
 use timely::worker::Worker;
 
-use streamflix_model::records::*;
 use std::rc::Rc;
+use streamflix_model::records::*;
 
 use streamflix_model::{Calendar, Day, Feed};
-use streamflix_operators::engagement::{engagement, RetireAt, LAST_DAY_FED};
+use streamflix_operators::engagement::{LAST_DAY_FED, RetireAt, engagement};
 
 use crate::clock::Retention;
 
@@ -95,12 +95,19 @@ pub struct Settings {
 
 impl Settings {
     pub fn new(calendar: Calendar) -> Settings {
-        Settings { calendar, retention: None }
+        Settings {
+            calendar,
+            retention: None,
+        }
     }
 }
 
 /// Builds the dataflow in `worker`; its outputs reach `store` on worker 0.
-pub fn build(worker: &mut Worker, settings: &Settings, store: SharedStore) -> (FeedInputs, ProbeHandle<Epoch>) {
+pub fn build(
+    worker: &mut Worker,
+    settings: &Settings,
+    store: SharedStore,
+) -> (FeedInputs, ProbeHandle<Epoch>) {
     let calendar = &settings.calendar;
     let retire_at: Option<RetireAt<Epoch>> = settings.retention.clone().map(|retention| {
         Rc::new(move |day: Day| retention.retire_at(day, LAST_DAY_FED)) as RetireAt<Epoch>
@@ -124,7 +131,11 @@ pub fn build(worker: &mut Worker, settings: &Settings, store: SharedStore) -> (F
         let (dead_letters_in, dead_letters) = scope.new_collection::<DeadLetterRow, isize>();
 
         let engagement = engagement(viewing, flags, calendar, retire_at);
-        let conflicts = quality_count(engagement.conflicting_duplicates.map(|_| ()), Feed::Viewing, "conflicting_duplicate");
+        let conflicts = quality_count(
+            engagement.conflicting_duplicates.map(|_| ()),
+            Feed::Viewing,
+            "conflicting_duplicate",
+        );
 
         let outputs: VecCollection<'_, Epoch, Output> = engagement
             .daily
@@ -133,22 +144,29 @@ pub fn build(worker: &mut Worker, settings: &Settings, store: SharedStore) -> (F
             .concat(conflicts)
             .concat(dead_letters.map(Output::DeadLetter));
         let (probe, outputs) = outputs.probe();
-        outputs.inner.exchange(|_| 0).sink(Pipeline, "OutputStore", move |(input, _frontier)| {
-            let mut store = store.lock().expect("no thread panics while holding the output store");
-            input.for_each(|_time, updates| {
-                for (row, epoch, diff) in updates.drain(..) {
-                    // A frozen period keeps its figures: changes after the
-                    // horizon are its inputs being retired, not news.
-                    let frozen = match (&freeze, row.last_day()) {
-                        (Some(retention), Some(last_day)) => epoch >= retention.frozen_from(last_day),
-                        _ => false,
-                    };
-                    if !frozen {
-                        store.apply(row, diff as i64);
+        outputs
+            .inner
+            .exchange(|_| 0)
+            .sink(Pipeline, "OutputStore", move |(input, _frontier)| {
+                let mut store = store
+                    .lock()
+                    .expect("no thread panics while holding the output store");
+                input.for_each(|_time, updates| {
+                    for (row, epoch, diff) in updates.drain(..) {
+                        // A frozen period keeps its figures: changes after the
+                        // horizon are its inputs being retired, not news.
+                        let frozen = match (&freeze, row.last_day()) {
+                            (Some(retention), Some(last_day)) => {
+                                epoch >= retention.frozen_from(last_day)
+                            }
+                            _ => false,
+                        };
+                        if !frozen {
+                            store.apply(row, diff as i64);
+                        }
                     }
-                }
+                });
             });
-        });
 
         let inputs = FeedInputs {
             viewing: viewing_in,
@@ -182,7 +200,14 @@ pub struct Refused {
 
 impl Refused {
     pub fn at(self, source: &str, line: u64) -> DeadLetterRow {
-        DeadLetterRow { feed: self.feed, source: source.to_string(), line, kind: self.kind.to_string(), reason: self.reason, raw: self.raw }
+        DeadLetterRow {
+            feed: self.feed,
+            source: source.to_string(),
+            line,
+            kind: self.kind.to_string(),
+            reason: self.reason,
+            raw: self.raw,
+        }
     }
 }
 
@@ -207,7 +232,11 @@ fn quality_count<'s>(
     feed: Feed,
     issue: &'static str,
 ) -> VecCollection<'s, Epoch, Output> {
-    issues
-        .count()
-        .map(move |((), count)| Output::Quality(QualityCount { feed, issue: issue.to_string(), count: count as i64 }))
+    issues.count().map(move |((), count)| {
+        Output::Quality(QualityCount {
+            feed,
+            issue: issue.to_string(),
+            count: count as i64,
+        })
+    })
 }

@@ -12,7 +12,11 @@ use streamflix_model::table::Table;
 /// A table as aligned text columns, for a terminal.
 pub fn render(table: &Table) -> String {
     let header: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-    let rows: Vec<Vec<String>> = table.rows.iter().map(|row| row.iter().map(short).collect()).collect();
+    let rows: Vec<Vec<String>> = table
+        .rows
+        .iter()
+        .map(|row| row.iter().map(short).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -21,7 +25,11 @@ pub fn render(table: &Table) -> String {
     }
     let mut text = String::new();
     for line in std::iter::once(&header).chain(rows.iter()) {
-        let cells: Vec<String> = line.iter().zip(&widths).map(|(cell, width)| format!("{cell:>width$}")).collect();
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:>width$}"))
+            .collect();
         let _ = writeln!(text, "{}", cells.join("  ").trim_end());
     }
     text
@@ -48,7 +56,10 @@ pub struct DemoPaths {
 impl DemoPaths {
     pub fn under(dir: impl Into<PathBuf>) -> DemoPaths {
         let dir = dir.into();
-        DemoPaths { input: dir.join("input"), out: dir.join("out") }
+        DemoPaths {
+            input: dir.join("input"),
+            out: dir.join("out"),
+        }
     }
 }
 
@@ -63,11 +74,23 @@ mod tests {
         let table = Table {
             name: "t".into(),
             columns: vec![
-                Column { name: "week".into(), kind: ColumnKind::Text },
-                Column { name: "rate".into(), kind: ColumnKind::Float },
+                Column {
+                    name: "week".into(),
+                    kind: ColumnKind::Text,
+                },
+                Column {
+                    name: "rate".into(),
+                    kind: ColumnKind::Float,
+                },
             ],
-            rows: vec![vec![Cell::Text("2026-11-23".into()), Cell::Float(0.123456)], vec![Cell::Text("x".into()), Cell::Empty]],
+            rows: vec![
+                vec![Cell::Text("2026-11-23".into()), Cell::Float(0.123456)],
+                vec![Cell::Text("x".into()), Cell::Empty],
+            ],
         };
-        assert_eq!(render(&table), "      week    rate\n2026-11-23  0.1235\n         x\n");
+        assert_eq!(
+            render(&table),
+            "      week    rate\n2026-11-23  0.1235\n         x\n"
+        );
     }
 }

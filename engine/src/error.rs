@@ -6,12 +6,20 @@ use crate::cluster::ClusterError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("input directory {path} does not exist or is not a directory: pass the folder that holds <feed>.jsonl files")]
+    #[error(
+        "input directory {path} does not exist or is not a directory: pass the folder that holds <feed>.jsonl files"
+    )]
     NoInput { path: PathBuf },
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error("a dataflow worker failed: {0}")]
@@ -21,4 +29,3 @@ pub enum EngineError {
     #[error("cannot write table {table}: {message}")]
     Table { table: String, message: String },
 }
-

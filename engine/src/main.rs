@@ -4,15 +4,19 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use streamflix_engine::cluster::ClusterArgs;
-use streamflix_engine::demo::{render, DemoPaths};
 use streamflix_engine::clock::Retention;
-use streamflix_engine::replay::{replay, ReplayOptions, ReplaySummary, TableFormat};
-use streamflix_generator::{generate, GeneratorConfig};
+use streamflix_engine::cluster::ClusterArgs;
+use streamflix_engine::demo::{DemoPaths, render};
+use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
+use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Calendar;
 
 #[derive(Debug, Parser)]
-#[command(name = "streamflix", version, about = "Streamflix's core metrics, kept current by a streaming dataflow engine.")]
+#[command(
+    name = "streamflix",
+    version,
+    about = "Streamflix's core metrics, kept current by a streaming dataflow engine."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,7 +91,10 @@ impl RunArgs {
         let mut options = ReplayOptions::new(input, out);
         options.cluster = self.cluster.clone();
         let calendar = Calendar::new(&self.time_zone)?;
-        options.settings.retention = self.retention_days.map(|days| Retention { days, calendar: calendar.clone() });
+        options.settings.retention = self.retention_days.map(|days| Retention {
+            days,
+            calendar: calendar.clone(),
+        });
         options.settings.calendar = calendar;
         options.formats = self.formats.clone();
         options.progress = !self.quiet;
@@ -97,14 +104,30 @@ impl RunArgs {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STREAMFLIX_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STREAMFLIX_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Generate { out, subscribers, days, seed, start, no_faults } => {
+        Command::Generate {
+            out,
+            subscribers,
+            days,
+            seed,
+            start,
+            no_faults,
+        } => {
             let config = generator_config(subscribers, days, seed, start.as_deref(), no_faults)?;
-            let summary = generate(&config, &out).with_context(|| format!("generating into {}", out.display()))?;
-            eprintln!("wrote {} feeds to {} ({} bytes)", summary.lines_per_feed.len(), out.display(), summary.bytes);
+            let summary = generate(&config, &out)
+                .with_context(|| format!("generating into {}", out.display()))?;
+            eprintln!(
+                "wrote {} feeds to {} ({} bytes)",
+                summary.lines_per_feed.len(),
+                out.display(),
+                summary.bytes
+            );
             for (feed, lines) in &summary.lines_per_feed {
                 eprintln!("  {feed:<24} {lines:>10} lines");
             }
@@ -113,11 +136,20 @@ fn main() -> Result<()> {
             let summary = replay(&common.options(input, out)?)?;
             print_summary(&summary);
         }
-        Command::Demo { dir, subscribers, days, common } => {
+        Command::Demo {
+            dir,
+            subscribers,
+            days,
+            common,
+        } => {
             let paths = DemoPaths::under(&dir);
             let config = generator_config(subscribers, days, 1, None, false)?;
-            eprintln!("generating {subscribers} subscribers over {days} days into {}", paths.input.display());
-            generate(&config, &paths.input).with_context(|| format!("generating into {}", paths.input.display()))?;
+            eprintln!(
+                "generating {subscribers} subscribers over {days} days into {}",
+                paths.input.display()
+            );
+            generate(&config, &paths.input)
+                .with_context(|| format!("generating into {}", paths.input.display()))?;
             let options = common.options(paths.input.clone(), paths.out.clone())?;
             let summary = replay(&options)?;
             print_summary(&summary);
@@ -131,10 +163,24 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn generator_config(subscribers: u64, days: u32, seed: u64, start: Option<&str>, no_faults: bool) -> Result<GeneratorConfig> {
-    let mut config = GeneratorConfig { subscribers, days, seed, progress: true, ..GeneratorConfig::default() };
+fn generator_config(
+    subscribers: u64,
+    days: u32,
+    seed: u64,
+    start: Option<&str>,
+    no_faults: bool,
+) -> Result<GeneratorConfig> {
+    let mut config = GeneratorConfig {
+        subscribers,
+        days,
+        seed,
+        progress: true,
+        ..GeneratorConfig::default()
+    };
     if let Some(start) = start {
-        config.start = start.parse().with_context(|| format!("--start {start} is not a date: use YYYY-MM-DD"))?;
+        config.start = start
+            .parse()
+            .with_context(|| format!("--start {start} is not a date: use YYYY-MM-DD"))?;
     }
     if no_faults {
         config.faults = streamflix_generator::Faults::NONE;
@@ -148,11 +194,20 @@ fn print_summary(summary: &ReplaySummary) {
     for (feed, count) in &summary.read {
         eprintln!("    {:<22} {count:>10}", feed.name());
     }
-    eprintln!("  {:<24} {:>10}  ({})", "dead letters", summary.dead_letter_count(), summary.dead_letters_path.display());
+    eprintln!(
+        "  {:<24} {:>10}  ({})",
+        "dead letters",
+        summary.dead_letter_count(),
+        summary.dead_letters_path.display()
+    );
     for ((feed, kind), count) in &summary.dead_letters {
         eprintln!("    {:<22} {count:>10}  {kind}", feed.name());
     }
-    eprintln!("  {:<24} {:>10.0}", "records per second", summary.records_per_second());
+    eprintln!(
+        "  {:<24} {:>10.0}",
+        "records per second",
+        summary.records_per_second()
+    );
     eprintln!("  tables written:");
     for (name, rows, path) in &summary.written {
         eprintln!("    {name:<22} {rows:>10} rows  {}", path.display());

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use streamflix_model::records::Record;
 
+use crate::clock::{DEFAULT_LATENESS_MS, EpochClock};
 use crate::cluster::ClusterArgs;
-use crate::clock::{EpochClock, DEFAULT_LATENESS_MS};
-use crate::dataflow::{admit, build, Settings};
+use crate::dataflow::{Settings, admit, build};
+use crate::error::EngineError;
 use crate::output::{DeadLetterRow, OutputStore};
 use crate::state_size::StateSize;
-use crate::error::EngineError;
 
 /// One batch of input: decoded records and dead letters.
 #[derive(Clone, Debug, Default)]
@@ -24,7 +24,11 @@ pub struct Batch {
 }
 
 /// Feeds `batches` in order, one epoch each, and returns the final outputs.
-pub fn run_batches(batches: Vec<Batch>, cluster: &ClusterArgs, settings: &Settings) -> Result<OutputStore, EngineError> {
+pub fn run_batches(
+    batches: Vec<Batch>,
+    cluster: &ClusterArgs,
+    settings: &Settings,
+) -> Result<OutputStore, EngineError> {
     run_batches_observed(batches, cluster, settings, &StateSize::default(), |_, _| {})
 }
 
@@ -57,7 +61,9 @@ pub fn run_batches_observed(
             for (position, record) in batch.records.iter().enumerate().skip(index).step_by(peers) {
                 match admit(&settings, record, clock.epoch()) {
                     Ok(()) => inputs.insert(record.clone()),
-                    Err(letter) => inputs.dead_letters.insert(letter.at("memory", position as u64 + 1)),
+                    Err(letter) => inputs
+                        .dead_letters
+                        .insert(letter.at("memory", position as u64 + 1)),
                 }
             }
             for letter in batch.dead_letters.iter().skip(index).step_by(peers) {
@@ -79,6 +85,8 @@ pub fn run_batches_observed(
     for result in guards.join() {
         result.map_err(EngineError::Worker)?;
     }
-    let store = Arc::try_unwrap(store).map(|m| m.into_inner().expect("workers are done")).unwrap_or_default();
+    let store = Arc::try_unwrap(store)
+        .map(|m| m.into_inner().expect("workers are done"))
+        .unwrap_or_default();
     Ok(store)
 }

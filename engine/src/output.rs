@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use streamflix_model::table::{Cell, Column, ColumnKind, Table};
 use streamflix_model::Feed;
+use streamflix_model::table::{Cell, Column, ColumnKind, Table};
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
 
 /// A record that could not be used, with where it came from and why.
@@ -37,7 +37,14 @@ impl From<streamflix_connectors::dead_letter::DeadLetter> for DeadLetterRow {
             }
             _ => (letter.position.clone(), 0),
         };
-        DeadLetterRow { feed: letter.feed, source, line, kind: letter.kind.to_string(), reason: letter.reason, raw: letter.raw }
+        DeadLetterRow {
+            feed: letter.feed,
+            source,
+            line,
+            kind: letter.kind.to_string(),
+            reason: letter.reason,
+            raw: letter.raw,
+        }
     }
 }
 
@@ -83,7 +90,9 @@ pub struct OutputStore {
 
 /// An output row whose multiplicity is not 1: a bug, never a data problem.
 #[derive(Debug, thiserror::Error)]
-#[error("output row {row:?} has multiplicity {count}, expected 1; this is a streamflix bug, please report it")]
+#[error(
+    "output row {row:?} has multiplicity {count}, expected 1; this is a streamflix bug, please report it"
+)]
 pub struct InconsistentOutput {
     row: String,
     count: i64,
@@ -105,7 +114,14 @@ impl OutputStore {
         self.rows
             .iter()
             .map(|(row, count)| {
-                if *count == 1 { Ok(row) } else { Err(InconsistentOutput { row: format!("{row:?}"), count: *count }) }
+                if *count == 1 {
+                    Ok(row)
+                } else {
+                    Err(InconsistentOutput {
+                        row: format!("{row:?}"),
+                        count: *count,
+                    })
+                }
             })
             .collect()
     }
@@ -132,17 +148,40 @@ impl OutputStore {
                 Output::DeadLetter(_) => {}
             }
         }
-        checks.sort_by(|a, b| (a.pipeline, a.check, &a.period).cmp(&(b.pipeline, b.check, &b.period)));
+        checks.sort_by(|a, b| {
+            (a.pipeline, a.check, &a.period).cmp(&(b.pipeline, b.check, &b.period))
+        });
         Ok(vec![
-            Table { name: EngagementDay::TABLE.into(), columns: EngagementDay::columns(), rows: daily },
-            Table { name: EngagementWeek::TABLE.into(), columns: EngagementWeek::columns(), rows: weekly },
-            Table { name: CheckRow::TABLE.into(), columns: CheckRow::columns(), rows: checks.iter().map(CheckRow::cells).collect() },
+            Table {
+                name: EngagementDay::TABLE.into(),
+                columns: EngagementDay::columns(),
+                rows: daily,
+            },
+            Table {
+                name: EngagementWeek::TABLE.into(),
+                columns: EngagementWeek::columns(),
+                rows: weekly,
+            },
+            Table {
+                name: CheckRow::TABLE.into(),
+                columns: CheckRow::columns(),
+                rows: checks.iter().map(CheckRow::cells).collect(),
+            },
             Table {
                 name: "data_quality".into(),
                 columns: vec![
-                    Column { name: "feed".into(), kind: ColumnKind::Text },
-                    Column { name: "issue".into(), kind: ColumnKind::Text },
-                    Column { name: "count".into(), kind: ColumnKind::Int },
+                    Column {
+                        name: "feed".into(),
+                        kind: ColumnKind::Text,
+                    },
+                    Column {
+                        name: "issue".into(),
+                        kind: ColumnKind::Text,
+                    },
+                    Column {
+                        name: "count".into(),
+                        kind: ColumnKind::Int,
+                    },
                 ],
                 rows: quality,
             },

@@ -14,15 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use streamflix_connectors::files::{feed_path, Share, ShareReader};
+use streamflix_connectors::files::{Share, ShareReader, feed_path};
 use streamflix_connectors::sinks::{write_arrow_ipc_file, write_csv_file, write_parquet_file};
 use streamflix_model::table::Table;
 use streamflix_model::{Calendar, Feed};
 
+use crate::clock::{DEFAULT_LATENESS_MS, EpochClock};
 use crate::cluster::ClusterArgs;
+use crate::dataflow::{Settings, admit, build};
 pub use crate::error::EngineError as ReplayError;
-use crate::clock::{EpochClock, DEFAULT_LATENESS_MS};
-use crate::dataflow::{admit, build, Settings};
 use crate::output::{DeadLetterRow, OutputStore};
 
 /// How many records a worker hands in before it advances the epoch.
@@ -107,7 +107,8 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
     let read = Arc::new(Mutex::new(BTreeMap::<Feed, u64>::new()));
     let progress = progress_bar(&input, options.progress)?;
     let batch = options.batch_records.max(1);
-    let (worker_store, worker_read, worker_progress) = (store.clone(), read.clone(), progress.clone());
+    let (worker_store, worker_read, worker_progress) =
+        (store.clone(), read.clone(), progress.clone());
     let settings = options.settings.clone();
     let guards = timely::execute(config, move |worker| -> Result<(), ReplayError> {
         let (mut inputs, probe) = build(worker, &settings, worker_store.clone());
@@ -118,12 +119,19 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
         let source_name = |feed: Feed| format!("{}.jsonl", feed.name());
         for feed in Feed::ALL {
             let path = feed_path(&input, feed);
-            let mut reader = ShareReader::open(&input, feed, share).map_err(|source| ReplayError::Read { path: path.clone(), source })?;
+            let mut reader =
+                ShareReader::open(&input, feed, share).map_err(|source| ReplayError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
             loop {
                 let before = reader.offset();
                 let read = reader
                     .read_numbered_batch(batch, &mut records, &mut dead_letters)
-                    .map_err(|source| ReplayError::Read { path: path.clone(), source })?;
+                    .map_err(|source| ReplayError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
                 if read == 0 {
                     break;
                 }
@@ -134,7 +142,9 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
                     }
                     match admit(&settings, &record, clock.epoch()) {
                         Ok(()) => inputs.insert(record),
-                        Err(refused) => inputs.dead_letters.insert(refused.at(&source_name(feed), line)),
+                        Err(refused) => inputs
+                            .dead_letters
+                            .insert(refused.at(&source_name(feed), line)),
                     }
                 }
                 for letter in dead_letters.drain(..) {
@@ -150,7 +160,9 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
         while !probe.done() {
             worker.step();
         }
-        let mut read = worker_read.lock().expect("no thread panics while holding the counters");
+        let mut read = worker_read
+            .lock()
+            .expect("no thread panics while holding the counters");
         for (feed, count) in read_here {
             *read.entry(feed).or_insert(0) += count;
         }
@@ -161,26 +173,44 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
         result.map_err(ReplayError::Worker)??;
     }
     progress.finish_and_clear();
-    let store = Arc::try_unwrap(store).map(|m| m.into_inner().expect("workers are done")).unwrap_or_default();
+    let store = Arc::try_unwrap(store)
+        .map(|m| m.into_inner().expect("workers are done"))
+        .unwrap_or_default();
     let read = read.lock().expect("workers are done").clone();
-    Ok(ReplayRun { store, read, elapsed: started.elapsed() })
+    Ok(ReplayRun {
+        store,
+        read,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Runs every pipeline over `input` and writes the tables and dead letters.
 pub fn replay(options: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let run = run(options)?;
-    std::fs::create_dir_all(&options.out).map_err(|source| ReplayError::Write { path: options.out.clone(), source })?;
-    let mut summary = ReplaySummary { read: run.read.clone(), elapsed: run.elapsed, ..ReplaySummary::default() };
+    std::fs::create_dir_all(&options.out).map_err(|source| ReplayError::Write {
+        path: options.out.clone(),
+        source,
+    })?;
+    let mut summary = ReplaySummary {
+        read: run.read.clone(),
+        elapsed: run.elapsed,
+        ..ReplaySummary::default()
+    };
     summary.tables = run.store.tables()?;
     for table in &summary.tables {
         for format in &options.formats {
             let path = write(&options.out, table, *format)?;
-            summary.written.push((table.name.clone(), table.rows.len(), path));
+            summary
+                .written
+                .push((table.name.clone(), table.rows.len(), path));
         }
     }
     let dead_letters = run.store.dead_letters();
     for letter in &dead_letters {
-        *summary.dead_letters.entry((letter.feed, letter.kind.clone())).or_insert(0) += 1;
+        *summary
+            .dead_letters
+            .entry((letter.feed, letter.kind.clone()))
+            .or_insert(0) += 1;
     }
     summary.dead_letters_path = options.out.join("dead_letters.jsonl");
     write_dead_letters(&summary.dead_letters_path, &dead_letters)?;
@@ -214,7 +244,10 @@ fn write(out: &Path, table: &Table, format: TableFormat) -> Result<PathBuf, Repl
         TableFormat::Parquet => write_parquet_file(table, &path),
         TableFormat::Arrow => write_arrow_ipc_file(table, &path),
     };
-    written.map_err(|error| ReplayError::Table { table: table.name.clone(), message: error.to_string() })?;
+    written.map_err(|error| ReplayError::Table {
+        table: table.name.clone(),
+        message: error.to_string(),
+    })?;
     Ok(path)
 }
 
@@ -228,11 +261,19 @@ fn write_dead_letters(path: &Path, letters: &[DeadLetterRow]) -> Result<(), Repl
         reason: &'a str,
         raw: &'a str,
     }
-    let failed = |source| ReplayError::Write { path: path.to_path_buf(), source };
+    let failed = |source| ReplayError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = std::fs::File::create(path).map_err(failed)?;
     let mut out = std::io::BufWriter::new(file);
     for letter in letters {
-        let line = Line { feed: letter.feed.name(), position: letter.position(), reason: &letter.reason, raw: &letter.raw };
+        let line = Line {
+            feed: letter.feed.name(),
+            position: letter.position(),
+            reason: &letter.reason,
+            raw: &letter.raw,
+        };
         serde_json::to_writer(&mut out, &line).map_err(|error| failed(error.into()))?;
         out.write_all(b"\n").map_err(failed)?;
     }
@@ -251,9 +292,11 @@ fn progress_bar(input: &Path, visible: bool) -> Result<ProgressBar, ReplayError>
     }
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("a valid progress template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("a valid progress template")
+        .progress_chars("=> "),
     );
     Ok(bar)
 }

@@ -5,8 +5,8 @@
 //! held, per process, which is what retention must keep bounded and what
 //! operators watch.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use differential_dataflow::logging::{DifferentialEvent, DifferentialEventBuilder};
@@ -30,9 +30,9 @@ impl StateSize {
                     for (_, event) in events.iter() {
                         change += match event {
                             DifferentialEvent::Batch(batch) => batch.length as i64,
-                            DifferentialEvent::Merge(merge) => merge
-                                .complete
-                                .map_or(0, |merged| merged as i64 - merge.length1 as i64 - merge.length2 as i64),
+                            DifferentialEvent::Merge(merge) => merge.complete.map_or(0, |merged| {
+                                merged as i64 - merge.length1 as i64 - merge.length2 as i64
+                            }),
                             DifferentialEvent::Drop(dropped) => -(dropped.length as i64),
                             _ => 0,
                         };

@@ -14,11 +14,15 @@ use serde::{Deserialize, Serialize};
 ///
 /// Six decimals hold every cent and every playback microsecond exactly;
 /// digits beyond the sixth are rounded half to even.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Micros(pub i64);
 
 /// A conversion rate, in 10^-18 of a unit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Rate(pub i128);
 
 /// An ISO 4217 currency code: three upper-case ASCII letters.
@@ -148,7 +152,9 @@ fn parse_scaled(text: &str, scale: i32) -> Option<i128> {
         };
         let start = pos;
         while pos < b.len() && b[pos].is_ascii_digit() {
-            exponent = exponent.saturating_mul(10).saturating_add(i32::from(b[pos] - b'0'));
+            exponent = exponent
+                .saturating_mul(10)
+                .saturating_add(i32::from(b[pos] - b'0'));
             pos += 1;
         }
         if pos == start {
@@ -164,7 +170,11 @@ fn parse_scaled(text: &str, scale: i32) -> Option<i128> {
     // value = digits * 10^(exponent - fraction_len); we want value * 10^scale.
     let shift = exponent.saturating_sub(fraction_len).saturating_add(scale);
     let digit = |k: usize| -> u8 {
-        let byte = if k < int_digits.len() { int_digits[k] } else { fraction_digits[k - int_digits.len()] };
+        let byte = if k < int_digits.len() {
+            int_digits[k]
+        } else {
+            fraction_digits[k - int_digits.len()]
+        };
         byte - b'0'
     };
     let digit_count = int_digits.len() + fraction_digits.len();
@@ -219,7 +229,10 @@ mod tests {
         assert_eq!(Micros::parse_decimal("-0.000001"), Some(Micros(-1)));
         assert_eq!(Micros::parse_decimal("1.25e3"), Some(Micros(1_250_000_000)));
         assert_eq!(Micros::parse_decimal("125E-2"), Some(Micros(1_250_000)));
-        assert_eq!(Micros::parse_decimal("1234567890123.456789"), Some(Micros(1_234_567_890_123_456_789)));
+        assert_eq!(
+            Micros::parse_decimal("1234567890123.456789"),
+            Some(Micros(1_234_567_890_123_456_789))
+        );
         assert_eq!(Micros::parse_decimal("0"), Some(Micros(0)));
         assert_eq!(Micros::parse_decimal("0e5"), Some(Micros(0)));
     }
@@ -234,7 +247,19 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_json_number_or_does_not_fit() {
-        for bad in ["", "-", "01", "1.", ".5", "1e", "+1", "1,5", "NaN", "1e400", "99999999999999999999"] {
+        for bad in [
+            "",
+            "-",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "1,5",
+            "NaN",
+            "1e400",
+            "99999999999999999999",
+        ] {
             assert_eq!(Micros::parse_decimal(bad), None, "{bad}");
         }
     }
@@ -248,8 +273,14 @@ mod tests {
 
     #[test]
     fn rates_keep_eighteen_decimals() {
-        assert_eq!(Rate::parse_decimal("1.0834"), Some(Rate(1_083_400_000_000_000_000)));
-        assert_eq!(Rate::parse_decimal("0.000039370078740157"), Some(Rate(39_370_078_740_157)));
+        assert_eq!(
+            Rate::parse_decimal("1.0834"),
+            Some(Rate(1_083_400_000_000_000_000))
+        );
+        assert_eq!(
+            Rate::parse_decimal("0.000039370078740157"),
+            Some(Rate(39_370_078_740_157))
+        );
     }
 
     #[test]

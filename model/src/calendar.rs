@@ -8,17 +8,21 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::instant::{civil_from_days, days_from_civil, Instant};
+use crate::instant::{Instant, civil_from_days, days_from_civil};
 
 /// The default business time zone.
 pub const DEFAULT_TIME_ZONE: &str = "America/Chicago";
 
 /// A calendar date, as days since 1970-01-01 (a Thursday).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Day(pub i32);
 
 /// A calendar month, as `year * 12 + (month - 1)`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Month(pub i32);
 
 impl Day {
@@ -35,7 +39,8 @@ impl Day {
         let year = number(&b[0..4])?;
         let month = number(&b[5..7])?;
         let day = number(&b[8..10])?;
-        if !(1..=12).contains(&month) || day < 1 || day > crate::instant::days_in_month(year, month) {
+        if !(1..=12).contains(&month) || day < 1 || day > crate::instant::days_in_month(year, month)
+        {
             return None;
         }
         Some(Day(days_from_civil(year, month, day) as i32))
@@ -100,7 +105,9 @@ impl Month {
 }
 
 fn number(digits: &[u8]) -> Option<i64> {
-    digits.iter().try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+    digits.iter().try_fold(0i64, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
 }
 
 impl fmt::Display for Day {
@@ -133,14 +140,20 @@ pub struct Calendar {
 
 impl Calendar {
     pub fn new(zone_name: &str) -> Result<Calendar, UnknownTimeZone> {
-        let zone = jiff::tz::TimeZone::get(zone_name)
-            .map_err(|source| UnknownTimeZone { name: zone_name.to_string(), source })?;
-        Ok(Calendar { zone, name: zone_name.to_string() })
+        let zone = jiff::tz::TimeZone::get(zone_name).map_err(|source| UnknownTimeZone {
+            name: zone_name.to_string(),
+            source,
+        })?;
+        Ok(Calendar {
+            zone,
+            name: zone_name.to_string(),
+        })
     }
 
     /// The America/Chicago calendar.
     pub fn central() -> Calendar {
-        Calendar::new(DEFAULT_TIME_ZONE).expect("the bundled time zone database has America/Chicago")
+        Calendar::new(DEFAULT_TIME_ZONE)
+            .expect("the bundled time zone database has America/Chicago")
     }
 
     pub fn zone_name(&self) -> &str {
@@ -149,7 +162,10 @@ impl Calendar {
 
     /// Seconds east of UTC in force at `instant`.
     pub fn offset_seconds(&self, instant: Instant) -> i64 {
-        let seconds = instant.seconds().clamp(jiff::Timestamp::MIN.as_second(), jiff::Timestamp::MAX.as_second());
+        let seconds = instant.seconds().clamp(
+            jiff::Timestamp::MIN.as_second(),
+            jiff::Timestamp::MAX.as_second(),
+        );
         let timestamp = jiff::Timestamp::from_second(seconds).expect("clamped into jiff's range");
         i64::from(self.zone.to_offset(timestamp).seconds())
     }
@@ -189,28 +205,55 @@ mod tests {
     fn days_follow_central_time_across_daylight_saving() {
         let cal = Calendar::central();
         // Summer: CDT is UTC-5.
-        assert_eq!(cal.day_of(at("2026-07-01T04:59:59Z")).to_string(), "2026-06-30");
-        assert_eq!(cal.day_of(at("2026-07-01T05:00:00Z")).to_string(), "2026-07-01");
+        assert_eq!(
+            cal.day_of(at("2026-07-01T04:59:59Z")).to_string(),
+            "2026-06-30"
+        );
+        assert_eq!(
+            cal.day_of(at("2026-07-01T05:00:00Z")).to_string(),
+            "2026-07-01"
+        );
         // Winter: CST is UTC-6.
-        assert_eq!(cal.day_of(at("2026-12-01T05:59:59Z")).to_string(), "2026-11-30");
-        assert_eq!(cal.day_of(at("2026-12-01T06:00:00Z")).to_string(), "2026-12-01");
+        assert_eq!(
+            cal.day_of(at("2026-12-01T05:59:59Z")).to_string(),
+            "2026-11-30"
+        );
+        assert_eq!(
+            cal.day_of(at("2026-12-01T06:00:00Z")).to_string(),
+            "2026-12-01"
+        );
         // 2026-11-01 is the fall-back day: 25 hours long.
         let day = Day::parse("2026-11-01").unwrap();
-        assert_eq!(cal.end_of(day).seconds() - cal.start_of(day).seconds(), 25 * 3600);
+        assert_eq!(
+            cal.end_of(day).seconds() - cal.start_of(day).seconds(),
+            25 * 3600
+        );
         // 2026-03-08 is the spring-forward day: 23 hours long.
         let day = Day::parse("2026-03-08").unwrap();
-        assert_eq!(cal.end_of(day).seconds() - cal.start_of(day).seconds(), 23 * 3600);
+        assert_eq!(
+            cal.end_of(day).seconds() - cal.start_of(day).seconds(),
+            23 * 3600
+        );
     }
 
     #[test]
     fn weeks_start_on_monday_and_months_on_the_first() {
         let day = Day::parse("2026-11-25").unwrap(); // a Wednesday
         assert_eq!(day.week().to_string(), "2026-11-23");
-        assert_eq!(Day::parse("2026-11-29").unwrap().week().to_string(), "2026-11-23");
-        assert_eq!(Day::parse("2026-11-30").unwrap().week().to_string(), "2026-11-30");
+        assert_eq!(
+            Day::parse("2026-11-29").unwrap().week().to_string(),
+            "2026-11-23"
+        );
+        assert_eq!(
+            Day::parse("2026-11-30").unwrap().week().to_string(),
+            "2026-11-30"
+        );
         assert_eq!(day.month().to_string(), "2026-11");
         assert_eq!(day.month().first_day().to_string(), "2026-11-01");
-        assert_eq!(Month::parse("2026-12").unwrap().next().to_string(), "2027-01");
+        assert_eq!(
+            Month::parse("2026-12").unwrap().next().to_string(),
+            "2027-01"
+        );
         assert_eq!(Month::parse("2026-13"), None);
         assert_eq!(Day::parse("2026-02-30"), None);
     }

@@ -74,7 +74,11 @@ impl Feed {
     pub fn is_reference(self) -> bool {
         matches!(
             self,
-            Feed::PlanCatalog | Feed::ContentCatalog | Feed::Devices | Feed::FxRates | Feed::FinanceGl
+            Feed::PlanCatalog
+                | Feed::ContentCatalog
+                | Feed::Devices
+                | Feed::FxRates
+                | Feed::FinanceGl
         )
     }
 }

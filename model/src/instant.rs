@@ -8,7 +8,9 @@ const NANOS_PER_SECOND: i64 = 1_000_000_000;
 ///
 /// Nanoseconds keep every fraction a producer is likely to send exact, so
 /// that "exactly 30 minutes" stays exactly 30 minutes and ties are real ties.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Instant(pub i64);
 
 /// Why a timestamp string is not an RFC 3339 timestamp.
@@ -113,7 +115,11 @@ fn digits(b: &[u8], at: usize, len: usize) -> Result<i64, InstantError> {
 }
 
 fn expect(b: &[u8], at: usize, c: u8) -> Result<(), InstantError> {
-    if b.get(at) == Some(&c) { Ok(()) } else { Err(InstantError("misplaced separator")) }
+    if b.get(at) == Some(&c) {
+        Ok(())
+    } else {
+        Err(InstantError("misplaced separator"))
+    }
 }
 
 pub(crate) fn is_leap(year: i64) -> bool {
@@ -174,8 +180,14 @@ mod tests {
     #[test]
     fn keeps_fractions_to_the_nanosecond() {
         let base = parse("2026-01-01T00:00:00Z").unwrap();
-        assert_eq!(parse("2026-01-01T00:00:00.5Z").unwrap().0 - base.0, 500_000_000);
-        assert_eq!(parse("2026-01-01T00:00:00.123456789123Z").unwrap().0 - base.0, 123_456_789);
+        assert_eq!(
+            parse("2026-01-01T00:00:00.5Z").unwrap().0 - base.0,
+            500_000_000
+        );
+        assert_eq!(
+            parse("2026-01-01T00:00:00.123456789123Z").unwrap().0 - base.0,
+            123_456_789
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@
 pub mod amount;
 pub mod calendar;
 pub mod feed;
+pub mod fingerprint;
 pub mod instant;
 pub mod records;
 pub mod table;
@@ -30,6 +31,7 @@ pub mod table;
 pub use amount::{Currency, Micros, Rate};
 pub use calendar::{Calendar, Day, Month};
 pub use feed::Feed;
+pub use fingerprint::{Fingerprint, fingerprint};
 pub use instant::Instant;
 
 /// Identifiers (`event_id`, `subscriber_id`, ...): short strings kept inline

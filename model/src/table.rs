@@ -41,7 +41,11 @@ pub enum Cell {
 impl Cell {
     /// A ratio, empty when the denominator is zero.
     pub fn ratio(numerator: f64, denominator: f64) -> Cell {
-        if denominator == 0.0 { Cell::Empty } else { Cell::Float(numerator / denominator) }
+        if denominator == 0.0 {
+            Cell::Empty
+        } else {
+            Cell::Float(numerator / denominator)
+        }
     }
 }
 

@@ -21,17 +21,19 @@ use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use streamflix_model::records::{AccountFlag, Viewing};
 use streamflix_model::table::{Cell, Column, ColumnKind};
-use streamflix_model::{Calendar, Day, Id};
+use streamflix_model::{Calendar, Day, Fingerprint, fingerprint};
 
-use crate::dedup::dedup_by_event_id;
+use crate::Time;
+use crate::dedup::cross_day_duplicates;
 use crate::exclusion::{flagged_subscribers, split_excluded};
 use crate::facts::{as_facts, rows_from_facts};
 use crate::median::twice_median;
 use crate::retention::retire;
-use crate::rolling::rolling_distinct;
+use crate::rolling::rolling_window_ends;
 use crate::sessions::sessions;
-use crate::subscriber_day::{subscriber_days, Heartbeat, SubscriberDay};
-use crate::Time;
+use crate::subscriber_day::{
+    ContentKey, DayInput, DayOutput, Heartbeat, SubscriberDay, subscriber_days,
+};
 
 /// Microseconds in an hour, a minute.
 const HOUR_MICROS: f64 = 3_600_000_000.0;
@@ -121,8 +123,8 @@ pub struct CheckRow {
 pub struct Engagement<'s, T: Time> {
     pub daily: VecCollection<'s, T, EngagementDay>,
     pub weekly: VecCollection<'s, T, EngagementWeek>,
-    /// Viewing event ids whose copies disagree.
-    pub conflicting_duplicates: VecCollection<'s, T, Id>,
+    /// Fingerprints of viewing event ids whose copies disagree.
+    pub conflicting_duplicates: VecCollection<'s, T, Fingerprint>,
 }
 
 /// When the viewing of a day leaves the restatement horizon: the epoch at
@@ -145,54 +147,92 @@ pub fn engagement<'s, T: Time>(
     let viewing = match retire_at {
         Some(retire_at) => {
             let calendar = calendar.clone();
-            retire(viewing, move |event: &Viewing| retire_at(calendar.day_of(event.event_time)))
+            retire(viewing, move |event: &Viewing| {
+                retire_at(calendar.day_of(event.event_time))
+            })
         }
         None => viewing,
     };
-    let (viewing, conflicting_duplicates) = dedup_by_event_id(viewing.map(|event| (event.event_id.clone(), event)));
     let calendar = calendar.clone();
-    let heartbeats = viewing.map(move |event| {
+    let viewing = viewing.map(move |event| {
         let day = calendar.day_of(event.event_time);
+        let subscriber = fingerprint(&event.subscriber_id);
         let beat = Heartbeat {
             time: event.event_time,
-            event_id: event.event_id,
-            content_id: event.content_id,
+            content: fingerprint(&event.content_id) as ContentKey,
             watch: event.watch_seconds.0,
             position: event.position_seconds.0,
             duration: event.duration_seconds.0,
-            skew: event.received_at.map(|received| received.0 - event.event_time.0),
+            skew: event
+                .received_at
+                .map(|received| received.0 - event.event_time.0),
+            device: fingerprint(&event.device_id) as u64,
+            event_id: event.event_id,
         };
-        ((event.subscriber_id, day), beat)
+        ((subscriber, day), beat)
     });
-    let all_days = subscriber_days(heartbeats);
+    let placements = viewing.clone().map(|((subscriber, day), beat)| {
+        (fingerprint(&beat.event_id), (beat.time, subscriber, day))
+    });
+    let (suppressions, cross_day_conflicts) = cross_day_duplicates(placements);
+    let day_inputs = viewing
+        .map(|(key, beat)| (key, DayInput::Beat(beat)))
+        .concat(suppressions.map(|(key, event)| (key, DayInput::Suppress(event))));
+    let day_outputs = subscriber_days(day_inputs);
+    let conflicting_duplicates = day_outputs
+        .clone()
+        .flat_map(|(_, output)| match output {
+            DayOutput::Conflicts(events) => events,
+            DayOutput::Summary(_) => Vec::new(),
+        })
+        .concat(cross_day_conflicts)
+        .distinct();
+    let all_days = day_outputs.flat_map(|(key, output)| match output {
+        DayOutput::Summary(summary) => Some((key, summary)),
+        DayOutput::Conflicts(_) => None,
+    });
 
     // Rows exist for every day from the first to the last valid event,
     // before any exclusion, and for every week holding one of those days.
     let days_in_range = all_days
         .clone()
         .map(|((_, day), _)| ((), day))
-        .reduce_named("DayRange", |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
-            output.push(((*days[0].0, *days[days.len() - 1].0), 1));
-        })
+        .reduce_named(
+            "DayRange",
+            |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
+                output.push(((*days[0].0, *days[days.len() - 1].0), 1));
+            },
+        )
         .flat_map(|((), (first, last))| (first.0..=last.0).map(Day));
 
     let flagged = flagged_subscribers(flags);
-    let (counted, excluded) =
-        split_excluded(all_days.map(|((subscriber, day), summary)| (subscriber, (day, summary))), flagged);
-    let excluded_weeks = excluded.map(|(subscriber, (day, _))| (day.week(), subscriber)).distinct();
+    let (counted, excluded) = split_excluded(
+        all_days.map(|((subscriber, day), summary)| (subscriber, (day, summary))),
+        flagged,
+    );
+    let excluded_weeks = excluded
+        .map(|(subscriber, (day, _))| (day.week(), subscriber))
+        .distinct();
 
-    let bot_days = counted
-        .clone()
-        .flat_map(|(_, (day, summary))| matches!(summary, SubscriberDay::Impossible).then_some((day, DayFact::BotDays, 1)));
+    let bot_days = counted.clone().flat_map(|(_, (day, summary))| {
+        matches!(summary, SubscriberDay::Impossible).then_some((day, DayFact::BotDays, 1))
+    });
     let summaries = counted.flat_map(|(subscriber, (day, summary))| match summary {
         SubscriberDay::Counted(summary) => Some(((subscriber, day), summary)),
         SubscriberDay::Impossible => None,
     });
-    let active = summaries.clone().flat_map(|((subscriber, day), summary)| summary.active.then_some((day, subscriber)));
-    let watch = summaries.clone().map(|((_, day), summary)| (day, DayFact::Watch, summary.watch));
-    let skews = summaries.clone().flat_map(|((_, day), summary)| {
+    let active = summaries
+        .clone()
+        .flat_map(|((subscriber, day), summary)| summary.active.then_some((day, subscriber)));
+    let watch = summaries
+        .clone()
+        .map(|((_, day), summary)| (day, DayFact::Watch, summary.watch));
+    let skews = summaries.clone().explode(|((_, day), summary)| {
         let week = day.week();
-        summary.skews.into_iter().map(move |skew| (week, skew))
+        summary
+            .skews
+            .into_iter()
+            .map(move |(skew, count)| ((week, skew), count as isize))
     });
     let session_facts = sessions(summaries).flat_map(|(day, totals)| {
         [
@@ -203,33 +243,46 @@ pub fn engagement<'s, T: Time>(
         ]
     });
     let dau = active.clone().map(|(day, _)| (day, DayFact::Dau, 1));
-    let wau = rolling_distinct(active.clone(), 7).map(|(day, _)| (day, DayFact::Wau, 1));
-    let mau = rolling_distinct(active.clone(), 30).map(|(day, _)| (day, DayFact::Mau, 1));
+    let wau = rolling_window_ends(active.clone(), 7).map(|day| (day, DayFact::Wau, 1));
+    let mau = rolling_window_ends(active.clone(), 30).map(|day| (day, DayFact::Mau, 1));
     let in_range = days_in_range.clone().map(|day| (day, DayFact::InRange, 1));
 
     let day_facts = as_facts(
-        in_range.concat(dau).concat(wau).concat(mau).concat(watch).concat(session_facts).concat(bot_days),
+        in_range
+            .concat(dau)
+            .concat(wau)
+            .concat(mau)
+            .concat(watch)
+            .concat(session_facts)
+            .concat(bot_days),
     );
-    let daily = rows_from_facts("EngagementDailyRow", day_facts.clone(), |day: &Day, totals: &[(&DayFact, isize)]| {
-        let mut row = EngagementDay { day: *day, ..Default::default() };
-        let mut in_range = false;
-        for (fact, total) in totals {
-            let total = *total as i64;
-            match fact {
-                DayFact::InRange => in_range = true,
-                DayFact::Dau => row.dau = total,
-                DayFact::Wau => row.wau = total,
-                DayFact::Mau => row.mau = total,
-                DayFact::Watch => row.watch_micros = total,
-                DayFact::Sessions => row.sessions = total,
-                DayFact::SessionWatch => row.session_watch_micros = total,
-                DayFact::Plays => row.plays = total,
-                DayFact::Completed => row.completed_plays = total,
-                DayFact::BotDays => row.bot_days = total,
+    let daily = rows_from_facts(
+        "EngagementDailyRow",
+        day_facts.clone(),
+        |day: &Day, totals: &[(&DayFact, isize)]| {
+            let mut row = EngagementDay {
+                day: *day,
+                ..Default::default()
+            };
+            let mut in_range = false;
+            for (fact, total) in totals {
+                let total = *total as i64;
+                match fact {
+                    DayFact::InRange => in_range = true,
+                    DayFact::Dau => row.dau = total,
+                    DayFact::Wau => row.wau = total,
+                    DayFact::Mau => row.mau = total,
+                    DayFact::Watch => row.watch_micros = total,
+                    DayFact::Sessions => row.sessions = total,
+                    DayFact::SessionWatch => row.session_watch_micros = total,
+                    DayFact::Plays => row.plays = total,
+                    DayFact::Completed => row.completed_plays = total,
+                    DayFact::BotDays => row.bot_days = total,
+                }
             }
-        }
-        in_range.then_some(row)
-    })
+            in_range.then_some(row)
+        },
+    )
     .map(|(_, row)| row);
 
     // Weekly figures: sums of the daily facts, plus the week's own distinct
@@ -248,35 +301,57 @@ pub fn engagement<'s, T: Time>(
         };
         fact.map(|fact| (week, fact))
     });
-    let weekly_wau = active.map(|(day, subscriber)| (day.week(), subscriber)).distinct().map(|(week, _)| (week, WeekFact::Wau));
-    let weeks_in_range = days_in_range.map(|day| day.week()).distinct().map(|week| (week, WeekFact::InRange));
+    let weekly_wau = active
+        .map(|(day, subscriber)| (day.week(), subscriber))
+        .distinct()
+        .map(|(week, _)| (week, WeekFact::Wau));
+    let weeks_in_range = days_in_range
+        .map(|day| day.week())
+        .distinct()
+        .map(|week| (week, WeekFact::InRange));
     let excluded_facts = excluded_weeks.map(|(week, _)| (week, WeekFact::Excluded));
-    let skew_medians = twice_median(skews).map(|(week, median)| (week, WeekFact::SkewMedian(median)));
-    let week_facts = week_sums.concat(weekly_wau).concat(weeks_in_range).concat(excluded_facts).concat(skew_medians);
-    let weekly = rows_from_facts("EngagementWeeklyRow", week_facts, |week: &Day, totals: &[(&WeekFact, isize)]| {
-        let mut row = EngagementWeek { week: *week, ..Default::default() };
-        let mut in_range = false;
-        for (fact, total) in totals {
-            let total = *total as i64;
-            match fact {
-                WeekFact::InRange => in_range = true,
-                WeekFact::DauSum => row.dau_sum = total,
-                WeekFact::Wau => row.wau = total,
-                WeekFact::SundayMau => row.mau = total,
-                WeekFact::Watch => row.watch_micros = total,
-                WeekFact::Sessions => row.sessions = total,
-                WeekFact::Plays => row.plays = total,
-                WeekFact::Completed => row.completed_plays = total,
-                WeekFact::BotDays => row.bot_days = total,
-                WeekFact::Excluded => row.excluded_subscribers = total,
-                WeekFact::SkewMedian(median) => row.skew_median_twice_nanos = Some(*median),
+    let skew_medians =
+        twice_median(skews).map(|(week, median)| (week, WeekFact::SkewMedian(median)));
+    let week_facts = week_sums
+        .concat(weekly_wau)
+        .concat(weeks_in_range)
+        .concat(excluded_facts)
+        .concat(skew_medians);
+    let weekly = rows_from_facts(
+        "EngagementWeeklyRow",
+        week_facts,
+        |week: &Day, totals: &[(&WeekFact, isize)]| {
+            let mut row = EngagementWeek {
+                week: *week,
+                ..Default::default()
+            };
+            let mut in_range = false;
+            for (fact, total) in totals {
+                let total = *total as i64;
+                match fact {
+                    WeekFact::InRange => in_range = true,
+                    WeekFact::DauSum => row.dau_sum = total,
+                    WeekFact::Wau => row.wau = total,
+                    WeekFact::SundayMau => row.mau = total,
+                    WeekFact::Watch => row.watch_micros = total,
+                    WeekFact::Sessions => row.sessions = total,
+                    WeekFact::Plays => row.plays = total,
+                    WeekFact::Completed => row.completed_plays = total,
+                    WeekFact::BotDays => row.bot_days = total,
+                    WeekFact::Excluded => row.excluded_subscribers = total,
+                    WeekFact::SkewMedian(median) => row.skew_median_twice_nanos = Some(*median),
+                }
             }
-        }
-        in_range.then_some(row)
-    })
+            in_range.then_some(row)
+        },
+    )
     .map(|(_, row)| row);
 
-    Engagement { daily, weekly, conflicting_duplicates }
+    Engagement {
+        daily,
+        weekly,
+        conflicting_duplicates,
+    }
 }
 
 fn int(value: i64) -> Cell {
@@ -284,7 +359,13 @@ fn int(value: i64) -> Cell {
 }
 
 fn text_columns(names: &[(&str, ColumnKind)]) -> Vec<Column> {
-    names.iter().map(|(name, kind)| Column { name: name.to_string(), kind: *kind }).collect()
+    names
+        .iter()
+        .map(|(name, kind)| Column {
+            name: name.to_string(),
+            kind: *kind,
+        })
+        .collect()
 }
 
 impl EngagementDay {
@@ -315,7 +396,10 @@ impl EngagementDay {
             int(self.mau),
             int(self.sessions),
             Cell::Float(self.watch_micros as f64 / HOUR_MICROS),
-            Cell::ratio(self.session_watch_micros as f64, MINUTE_MICROS * self.sessions as f64),
+            Cell::ratio(
+                self.session_watch_micros as f64,
+                MINUTE_MICROS * self.sessions as f64,
+            ),
             int(self.plays),
             int(self.completed_plays),
             Cell::ratio(self.completed_plays as f64, self.plays as f64),

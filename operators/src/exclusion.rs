@@ -7,21 +7,29 @@
 
 use differential_dataflow::{ExchangeData, VecCollection};
 use streamflix_model::records::AccountFlag;
-use streamflix_model::Id;
+use streamflix_model::{Fingerprint, fingerprint};
 
 use crate::Time;
 
-/// The subscribers with at least one flag, each once.
-pub fn flagged_subscribers<'s, T: Time>(flags: VecCollection<'s, T, AccountFlag>) -> VecCollection<'s, T, Id> {
-    flags.map(|flag| flag.subscriber_id).distinct()
+/// The fingerprints of the subscribers with at least one flag, each once.
+pub fn flagged_subscribers<'s, T: Time>(
+    flags: VecCollection<'s, T, AccountFlag>,
+) -> VecCollection<'s, T, Fingerprint> {
+    flags
+        .map(|flag| fingerprint(&flag.subscriber_id))
+        .distinct()
 }
 
 /// Splits records keyed by subscriber into those that count and those of
 /// excluded subscribers.
+#[allow(clippy::type_complexity)] // two plain collections
 pub fn split_excluded<'s, T, V>(
-    records: VecCollection<'s, T, (Id, V)>,
-    flagged: VecCollection<'s, T, Id>,
-) -> (VecCollection<'s, T, (Id, V)>, VecCollection<'s, T, (Id, V)>)
+    records: VecCollection<'s, T, (Fingerprint, V)>,
+    flagged: VecCollection<'s, T, Fingerprint>,
+) -> (
+    VecCollection<'s, T, (Fingerprint, V)>,
+    VecCollection<'s, T, (Fingerprint, V)>,
+)
 where
     T: Time,
     V: ExchangeData,

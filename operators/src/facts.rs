@@ -17,13 +17,16 @@ use crate::Time;
 pub type Contribution<K, F> = (K, F, i64);
 
 /// Moves each contribution's amount into the difference.
-pub fn as_facts<'s, T, K, F>(contributions: VecCollection<'s, T, Contribution<K, F>>) -> VecCollection<'s, T, (K, F)>
+pub fn as_facts<'s, T, K, F>(
+    contributions: VecCollection<'s, T, Contribution<K, F>>,
+) -> VecCollection<'s, T, (K, F)>
 where
     T: Time,
     K: ExchangeData,
     F: ExchangeData,
 {
-    contributions.explode(|(key, fact, amount)| (amount != 0).then(|| ((key, fact), amount as isize)))
+    contributions
+        .explode(|(key, fact, amount)| (amount != 0).then(|| ((key, fact), amount as isize)))
 }
 
 /// Builds at most one row per key from the key's fact totals.
@@ -39,9 +42,12 @@ where
     Row: ExchangeData,
     B: FnMut(&K, &[(&F, isize)]) -> Option<Row> + 'static,
 {
-    facts.reduce_named(name, move |key, totals: &[(&F, isize)], output: &mut Vec<(Row, isize)>| {
-        if let Some(row) = build(key, totals) {
-            output.push((row, 1));
-        }
-    })
+    facts.reduce_named(
+        name,
+        move |key, totals: &[(&F, isize)], output: &mut Vec<(Row, isize)>| {
+            if let Some(row) = build(key, totals) {
+                output.push((row, 1));
+            }
+        },
+    )
 }

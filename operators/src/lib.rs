@@ -41,5 +41,8 @@ pub mod sessions;
 pub mod subscriber_day;
 
 /// The bound every generic operator here places on its timestamp.
-pub trait Time: timely::progress::Timestamp + differential_dataflow::lattice::Lattice + Ord {}
+pub trait Time:
+    timely::progress::Timestamp + differential_dataflow::lattice::Lattice + Ord
+{
+}
 impl<T: timely::progress::Timestamp + differential_dataflow::lattice::Lattice + Ord> Time for T {}

@@ -14,7 +14,10 @@ use differential_dataflow::{Data, VecCollection};
 use crate::Time;
 
 /// Schedules each record's retraction at `retire_at(record)`.
-pub fn retire<'s, T, D, F>(records: VecCollection<'s, T, D>, retire_at: F) -> VecCollection<'s, T, D>
+pub fn retire<'s, T, D, F>(
+    records: VecCollection<'s, T, D>,
+    retire_at: F,
+) -> VecCollection<'s, T, D>
 where
     T: Time,
     D: Data,
@@ -39,7 +42,10 @@ mod tests {
             let (tx, rx) = std::sync::mpsc::channel();
             let mut input = worker.dataflow::<u64, _, _>(|scope| {
                 let (input, records) = scope.new_collection::<u64, isize>();
-                retire(records, |value| value + 10).consolidate().inner.capture_into(tx);
+                retire(records, |value| value + 10)
+                    .consolidate()
+                    .inner
+                    .capture_into(tx);
                 input
             });
             input.advance_to(5);
@@ -52,8 +58,15 @@ mod tests {
             while worker.step() {}
             rx
         });
-        let mut updates: Vec<_> = captured.extract().into_iter().flat_map(|(_, v)| v).collect();
+        let mut updates: Vec<_> = captured
+            .extract()
+            .into_iter()
+            .flat_map(|(_, v)| v)
+            .collect();
         updates.sort();
-        assert_eq!(updates, vec![(1, 5, 1), (1, 11, -1), (3, 5, 1), (3, 13, -1)]);
+        assert_eq!(
+            updates,
+            vec![(1, 5, 1), (1, 11, -1), (3, 5, 1), (3, 13, -1)]
+        );
     }
 }

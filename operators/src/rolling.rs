@@ -1,23 +1,144 @@
 //! Rolling windows of distinct subscribers (WAU, MAU).
 //!
-//! A subscriber active on day `d` counts towards every window that ends on
-//! `d .. d + width - 1`. Each active day is expanded into those window ends
-//! once, and `distinct` keeps one entry per (window end, subscriber); when a
-//! day's activity is retracted (a flag, a correction), its window ends are
-//! retracted with it. The work per active day is bounded by `width`.
+//! A subscriber active on day `d` counts towards every window of `width`
+//! days that ends on `d ..= d + width - 1`. Expanding every active day into
+//! its `width` window ends and keeping distinct pairs works, but it moves
+//! `width` records per active day, most of them repeats for subscribers who
+//! come back often. Instead days are cut into blocks of `width` days, and
+//! one reduction per (subscriber, block) emits each window end of the block
+//! that the subscriber covers, exactly once: the covering days are the
+//! subscriber's active days in the block, plus the last active day of the
+//! previous block, carried forward (no earlier day reaches this block).
+//! Work per update is bounded by the block, and the output is already
+//! distinct: one record per (window end, subscriber) covered.
 
 use differential_dataflow::VecCollection;
-use streamflix_model::{Day, Id};
+use serde::{Deserialize, Serialize};
+use streamflix_model::{Day, Fingerprint};
 
 use crate::Time;
 
-/// `(window end, subscriber)` for every window of `width` days in which the
-/// subscriber was active, each pair once.
-pub fn rolling_distinct<'s, T: Time>(
-    active: VecCollection<'s, T, (Day, Id)>,
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Cover {
+    /// The last active day of the previous block.
+    Carried(Day),
+    /// An active day of this block.
+    Own(Day),
+}
+
+/// One `window end` record per (window end, subscriber) such that the
+/// subscriber was active in the `width` days ending there.
+pub fn rolling_window_ends<'s, T: Time>(
+    active: VecCollection<'s, T, (Day, Fingerprint)>,
     width: i32,
-) -> VecCollection<'s, T, (Day, Id)> {
-    active
-        .flat_map(move |(day, subscriber)| (0..width).map(move |offset| (day.plus(offset), subscriber.clone())))
-        .distinct()
+) -> VecCollection<'s, T, Day> {
+    let block_of = move |day: Day| day.0.div_euclid(width);
+    let own = active.map(move |(day, subscriber)| ((subscriber, block_of(day)), Cover::Own(day)));
+    let carried = own
+        .clone()
+        .reduce_named(
+            "LastActiveDayOfBlock",
+            |_key, days: &[(&Cover, isize)], output: &mut Vec<(Day, isize)>| {
+                if let Cover::Own(last) = days[days.len() - 1].0 {
+                    output.push((*last, 1));
+                }
+            },
+        )
+        .map(|((subscriber, block), last)| ((subscriber, block + 1), Cover::Carried(last)));
+    own.concat(carried)
+        .reduce_named(
+            "WindowEndsOfBlock",
+            move |(_subscriber, block),
+                  covers: &[(&Cover, isize)],
+                  output: &mut Vec<(Day, isize)>| {
+                let first = Day(block * width);
+                let last = Day(first.0 + width - 1);
+                // Covered ends are the union of [day, day + width - 1]; the
+                // covers are sorted, so the union grows left to right.
+                let mut next_uncovered = first;
+                for (cover, _) in covers {
+                    let day = match cover {
+                        Cover::Carried(day) | Cover::Own(day) => *day,
+                    };
+                    let from = next_uncovered.max(day);
+                    let to = Day((day.0 + width - 1).min(last.0));
+                    for end in from.0..=to.0 {
+                        output.push((Day(end), 1));
+                    }
+                    next_uncovered = next_uncovered.max(Day(to.0 + 1));
+                }
+            },
+        )
+        .map(|(_, end)| end)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use differential_dataflow::input::Input;
+    use proptest::prelude::*;
+    use timely::dataflow::operators::capture::{Capture, Extract};
+
+    use super::*;
+
+    fn window_counts(active: &[(i32, u128)], width: i32) -> BTreeMap<i32, isize> {
+        let active = active.to_vec();
+        let captured = timely::execute_directly(move |worker| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, days) = scope.new_collection::<(Day, Fingerprint), isize>();
+                rolling_window_ends(days.distinct(), width)
+                    .consolidate()
+                    .inner
+                    .capture_into(tx);
+                input
+            });
+            for (day, subscriber) in active {
+                input.insert((Day(day), subscriber));
+            }
+            input.advance_to(1);
+            input.close();
+            while worker.step() {}
+            rx
+        });
+        let mut counts = BTreeMap::new();
+        for (end, _, diff) in captured.extract().into_iter().flat_map(|(_, v)| v) {
+            *counts.entry(end.0).or_insert(0) += diff;
+        }
+        counts.retain(|_, count| *count != 0);
+        counts
+    }
+
+    fn expected(active: &[(i32, u128)], width: i32) -> BTreeMap<i32, isize> {
+        let mut counts = BTreeMap::new();
+        let (Some(min), Some(max)) = (
+            active.iter().map(|a| a.0).min(),
+            active.iter().map(|a| a.0).max(),
+        ) else {
+            return counts;
+        };
+        for end in min..=max + width - 1 {
+            let subscribers: std::collections::BTreeSet<_> = active
+                .iter()
+                .filter(|(day, _)| *day <= end && *day > end - width)
+                .map(|(_, s)| *s)
+                .collect();
+            if !subscribers.is_empty() {
+                counts.insert(end, subscribers.len() as isize);
+            }
+        }
+        counts
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn equals_distinct_subscribers_per_window(
+            active in proptest::collection::vec((-40i32..80, 0u128..5), 0..40),
+            width in prop_oneof![Just(7), Just(30), 1i32..10],
+        ) {
+            prop_assert_eq!(window_counts(&active, width), expected(&active, width));
+        }
+    }
 }

@@ -17,13 +17,13 @@
 //! 3. All pieces are keyed by (subscriber, session start) and merged into
 //!    one session, which belongs to the day it started.
 
-use differential_dataflow::operators::Iterate;
 use differential_dataflow::VecCollection;
+use differential_dataflow::operators::Iterate;
 use serde::{Deserialize, Serialize};
-use streamflix_model::{Day, Id, Instant};
+use streamflix_model::{Day, Fingerprint, Instant};
 
-use crate::subscriber_day::{DaySummary, Piece, SessionTotals, SESSION_GAP_NANOS};
 use crate::Time;
+use crate::subscriber_day::{DaySummary, Piece, SESSION_GAP_NANOS, SessionTotals};
 
 /// Where a session began: its first event and the day of that event.
 type SessionStart = (Instant, Day);
@@ -41,9 +41,11 @@ struct Edges {
 /// started, its figures)`. A day's sessions may arrive as several records;
 /// their figures add up.
 pub fn sessions<'s, T: Time>(
-    days: VecCollection<'s, T, ((Id, Day), DaySummary)>,
+    days: VecCollection<'s, T, ((Fingerprint, Day), DaySummary)>,
 ) -> VecCollection<'s, T, (Day, SessionTotals)> {
-    let inner = days.clone().flat_map(|((_, day), summary)| (summary.inner.sessions > 0).then_some((day, summary.inner)));
+    let inner = days.clone().flat_map(|((_, day), summary)| {
+        (summary.inner.sessions > 0).then_some((day, summary.inner))
+    });
 
     let edges = days.clone().map(|(key, summary)| {
         let edges = Edges {
@@ -54,18 +56,26 @@ pub fn sessions<'s, T: Time>(
         };
         (key, edges)
     });
-    let previous = edges
-        .clone()
-        .map(|((subscriber, day), edges)| ((subscriber, day.plus(1)), (edges.last, edges.closing_start, day)));
+    let previous = edges.clone().map(|((subscriber, day), edges)| {
+        (
+            (subscriber, day.plus(1)),
+            (edges.last, edges.closing_start, day),
+        )
+    });
     // Linked days, with the start of the previous day's closing piece as the
     // first guess of where their session began.
-    let linked: VecCollection<'s, T, ((Id, Day), SessionStart)> =
-        edges.clone().join(previous).flat_map(|(key, (edges, (previous_last, previous_start, previous_day)))| {
-            (edges.first.0 - previous_last.0 <= SESSION_GAP_NANOS).then_some((key, (previous_start, previous_day)))
-        });
+    let linked: VecCollection<'s, T, ((Fingerprint, Day), SessionStart)> =
+        edges.clone().join(previous).flat_map(
+            |(key, (edges, (previous_last, previous_start, previous_day)))| {
+                (edges.first.0 - previous_last.0 <= SESSION_GAP_NANOS)
+                    .then_some((key, (previous_start, previous_day)))
+            },
+        );
     let linked_days = linked.clone().map(|(key, _)| key);
     // Single-piece linked days pass their session on to the next day.
-    let passing = edges.flat_map(|(key, edges)| edges.single.then_some(key)).semijoin_keys(linked_days.clone());
+    let passing = edges
+        .flat_map(|(key, edges)| edges.single.then_some(key))
+        .semijoin_keys(linked_days.clone());
 
     let starts = linked.clone().iterate(|scope, starts| {
         let linked = linked.enter(scope);
@@ -76,27 +86,38 @@ pub fn sessions<'s, T: Time>(
             .map(|((subscriber, day), start)| ((subscriber, day.plus(1)), start))
             .semijoin(linked_days)
             .concat(linked)
-            .reduce_named("EarliestSessionStart", |_key, candidates, output| output.push((*candidates[0].0, 1)))
+            .reduce_named("EarliestSessionStart", |_key, candidates, output| {
+                output.push((*candidates[0].0, 1))
+            })
     });
 
     let firsts = days.clone().map(|(key, summary)| (key, summary.first));
-    let continued = firsts.clone().join(starts.clone()).map(|((subscriber, _day), (piece, start))| ((subscriber, start), piece));
+    let continued = firsts
+        .clone()
+        .join(starts.clone())
+        .map(|((subscriber, _day), (piece, start))| ((subscriber, start), piece));
     let opening = firsts
         .antijoin(starts.map(|(key, _)| key))
         .map(|((subscriber, day), piece)| ((subscriber, (piece.start, day)), piece));
-    let closing =
-        days.flat_map(|((subscriber, day), summary)| summary.last.map(|piece| ((subscriber, (piece.start, day)), piece)));
+    let closing = days.flat_map(|((subscriber, day), summary)| {
+        summary
+            .last
+            .map(|piece| ((subscriber, (piece.start, day)), piece))
+    });
 
     let stitched = opening
         .concat(continued)
         .concat(closing)
-        .reduce_named("StitchSession", |_key, pieces: &[(&Piece, isize)], output: &mut Vec<(SessionTotals, isize)>| {
-            let mut session = pieces[0].0.clone();
-            for (piece, _) in &pieces[1..] {
-                session.absorb(piece);
-            }
-            output.push((session.totals(), 1));
-        })
+        .reduce_named(
+            "StitchSession",
+            |_key, pieces: &[(&Piece, isize)], output: &mut Vec<(SessionTotals, isize)>| {
+                let mut session = pieces[0].0.clone();
+                for (piece, _) in &pieces[1..] {
+                    session.absorb(piece);
+                }
+                output.push((session.totals(), 1));
+            },
+        )
         .map(|((_subscriber, (_start, day)), totals)| (day, totals));
     stitched.concat(inner)
 }
@@ -106,10 +127,12 @@ trait SemijoinKeys<'s, T: Time, K> {
     fn semijoin_keys(self, keys: VecCollection<'s, T, K>) -> VecCollection<'s, T, K>;
 }
 
-impl<'s, T: Time, K: differential_dataflow::ExchangeData + differential_dataflow::Hashable> SemijoinKeys<'s, T, K>
-    for VecCollection<'s, T, K>
+impl<'s, T: Time, K: differential_dataflow::ExchangeData + differential_dataflow::Hashable>
+    SemijoinKeys<'s, T, K> for VecCollection<'s, T, K>
 {
     fn semijoin_keys(self, keys: VecCollection<'s, T, K>) -> VecCollection<'s, T, K> {
-        self.map(|key| (key, ())).semijoin(keys).map(|(key, ())| key)
+        self.map(|key| (key, ()))
+            .semijoin(keys)
+            .map(|(key, ())| key)
     }
 }

@@ -1,9 +1,13 @@
 //! One summary per (subscriber, day) of viewing.
 //!
-//! This is the only operator that looks at individual heartbeats after
-//! deduplication, and it looks at one subscriber-day at a time: a new event
-//! recomputes that subscriber's day, never its history. The summary holds
-//! what every later figure needs:
+//! This is the only operator that looks at individual heartbeats, and it
+//! looks at one subscriber-day at a time: a new event recomputes that
+//! subscriber's day, never its history. It also keeps one copy of each
+//! event: identical copies consolidate on their own, copies that differ
+//! keep the first in session order (earliest `event_time`, then the rest of
+//! the payload) and are reported, and events that [`crate::dedup`] assigned
+//! to another subscriber-day are dropped. The summary holds what every
+//! later figure needs:
 //!
 //! * whether the day is impossible (more than 86,400 watch seconds): then
 //!   nothing else of it counts;
@@ -14,11 +18,11 @@
 //!   [`crate::sessions`] to stitch to the neighbouring days;
 //! * the event-time skews of its events, for the weekly median.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use streamflix_model::{Day, Id, Instant};
+use streamflix_model::{Day, Fingerprint, Id, Instant, fingerprint};
 
 use crate::Time;
 
@@ -27,25 +31,47 @@ pub const SESSION_GAP_NANOS: i64 = 30 * 60 * 1_000_000_000;
 /// More watch seconds than this in one day is bot activity.
 pub const IMPOSSIBLE_DAY_MICROS: i64 = 86_400 * 1_000_000;
 
-/// One deduplicated viewing event, reduced to what engagement needs. The
-/// field order is the session order: `event_time`, then `event_id`.
+/// A content, by the low 64 bits of its fingerprint: only compared within
+/// one session, where a collision is out of reach.
+pub type ContentKey = u64;
+
+/// One viewing event, reduced to what engagement needs. The field order is
+/// the session order: `event_time`, then `event_id`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Heartbeat {
     pub time: Instant,
     pub event_id: Id,
-    pub content_id: Id,
+    pub content: ContentKey,
     /// Watch seconds, in microseconds.
     pub watch: i64,
     pub position: i64,
     pub duration: i64,
     /// `received_at - event_time` in nanoseconds, when known.
     pub skew: Option<i64>,
+    /// Only to tell copies that differ in their device apart.
+    pub device: u64,
+}
+
+/// What a subscriber-day reduction receives.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DayInput {
+    /// This event belongs to another subscriber-day (sorted first).
+    Suppress(Fingerprint),
+    Beat(Heartbeat),
+}
+
+/// What a subscriber-day reduction emits.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DayOutput {
+    Summary(SubscriberDay),
+    /// Events of this day whose copies differ.
+    Conflicts(Vec<Fingerprint>),
 }
 
 /// The state of one play (one content within one session).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Play {
-    pub content_id: Id,
+    pub content: ContentKey,
     pub max_position: i64,
     /// The play's last event, by (`event_time`, `event_id`), and its duration.
     pub last: (Instant, Id),
@@ -55,7 +81,7 @@ pub struct Play {
 impl Play {
     fn start(beat: &Heartbeat) -> Play {
         Play {
-            content_id: beat.content_id.clone(),
+            content: beat.content,
             max_position: beat.position,
             last: (beat.time, beat.event_id.clone()),
             last_duration: beat.duration,
@@ -83,20 +109,25 @@ pub struct Piece {
     pub start: Instant,
     pub end: Instant,
     pub watch: i64,
-    /// Sorted by content id, one entry per content.
+    /// Sorted by content, one entry per content.
     pub plays: Vec<Play>,
 }
 
 impl Piece {
     fn start(beat: &Heartbeat) -> Piece {
-        Piece { start: beat.time, end: beat.time, watch: 0, plays: Vec::new() }
+        Piece {
+            start: beat.time,
+            end: beat.time,
+            watch: 0,
+            plays: Vec::new(),
+        }
     }
 
-    fn add(&mut self, beat: &Heartbeat, plays: &mut BTreeMap<Id, Play>) {
+    fn add(&mut self, beat: &Heartbeat, plays: &mut BTreeMap<ContentKey, Play>) {
         self.end = beat.time;
         self.watch += beat.watch;
         plays
-            .entry(beat.content_id.clone())
+            .entry(beat.content)
             .and_modify(|play| play.absorb(&Play::start(beat)))
             .or_insert_with(|| Play::start(beat));
     }
@@ -106,9 +137,13 @@ impl Piece {
         self.start = self.start.min(later.start);
         self.end = self.end.max(later.end);
         self.watch += later.watch;
-        let mut plays: BTreeMap<Id, Play> = self.plays.drain(..).map(|p| (p.content_id.clone(), p)).collect();
+        let mut plays: BTreeMap<ContentKey, Play> =
+            self.plays.drain(..).map(|p| (p.content, p)).collect();
         for play in &later.plays {
-            plays.entry(play.content_id.clone()).and_modify(|p| p.absorb(play)).or_insert_with(|| play.clone());
+            plays
+                .entry(play.content)
+                .and_modify(|p| p.absorb(play))
+                .or_insert_with(|| play.clone());
         }
         self.plays = plays.into_values().collect();
     }
@@ -125,7 +160,9 @@ impl Piece {
 }
 
 /// Figures of finished sessions, added up.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct SessionTotals {
     pub sessions: i64,
     pub watch: i64,
@@ -162,7 +199,8 @@ pub struct DaySummary {
     pub last: Option<Piece>,
     /// The sessions between the first and the last: finished here.
     pub inner: SessionTotals,
-    pub skews: Vec<i64>,
+    /// Distinct skews in nanoseconds with how many events have each.
+    pub skews: Vec<(i64, u32)>,
 }
 
 impl DaySummary {
@@ -172,13 +210,48 @@ impl DaySummary {
     }
 }
 
-/// Summarizes each subscriber-day of deduplicated heartbeats.
+/// Summarizes each subscriber-day of heartbeats.
 pub fn subscriber_days<'s, T: Time>(
-    heartbeats: VecCollection<'s, T, ((Id, Day), Heartbeat)>,
-) -> VecCollection<'s, T, ((Id, Day), SubscriberDay)> {
-    heartbeats.reduce_named("SubscriberDay", |_key, beats: &[(&Heartbeat, isize)], output: &mut Vec<(SubscriberDay, isize)>| {
-        output.push((summarize(beats.iter().map(|(beat, _count)| *beat)), 1));
-    })
+    inputs: VecCollection<'s, T, ((Fingerprint, Day), DayInput)>,
+) -> VecCollection<'s, T, ((Fingerprint, Day), DayOutput)> {
+    inputs.reduce_named(
+        "SubscriberDay",
+        |_key, inputs: &[(&DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
+            let suppressed: HashSet<Fingerprint> = inputs
+                .iter()
+                .map_while(|(input, _)| match input {
+                    DayInput::Suppress(event) => Some(*event),
+                    DayInput::Beat(_) => None,
+                })
+                .collect();
+            let mut kept: Vec<&Heartbeat> = Vec::with_capacity(inputs.len());
+            let mut seen: HashSet<&Id> = HashSet::with_capacity(inputs.len());
+            let mut conflicts = Vec::new();
+            for (input, _copies) in inputs.iter().skip(suppressed.len()) {
+                let DayInput::Beat(beat) = input else {
+                    continue;
+                };
+                if !suppressed.is_empty() && suppressed.contains(&fingerprint(&beat.event_id)) {
+                    continue;
+                }
+                // Identical copies arrive as one value; a second value with a
+                // seen id is a copy with another payload.
+                if seen.insert(&beat.event_id) {
+                    kept.push(beat);
+                } else {
+                    conflicts.push(fingerprint(&beat.event_id));
+                }
+            }
+            if !conflicts.is_empty() {
+                conflicts.sort();
+                conflicts.dedup();
+                output.push((DayOutput::Conflicts(conflicts), 1));
+            }
+            if !kept.is_empty() {
+                output.push((DayOutput::Summary(summarize(kept.iter().copied())), 1));
+            }
+        },
+    )
 }
 
 /// The summary of one subscriber-day's heartbeats, given in session order.
@@ -188,9 +261,9 @@ pub fn summarize<'a>(beats: impl Iterator<Item = &'a Heartbeat> + Clone) -> Subs
         return SubscriberDay::Impossible;
     }
     let mut active = false;
-    let mut skews = Vec::new();
+    let mut skews: Vec<i64> = Vec::new();
     let mut pieces: Vec<Piece> = Vec::new();
-    let mut plays: BTreeMap<Id, Play> = BTreeMap::new();
+    let mut plays: BTreeMap<ContentKey, Play> = BTreeMap::new();
     for beat in beats {
         active |= beat.watch > 0;
         skews.extend(beat.skew);
@@ -204,34 +277,61 @@ pub fn summarize<'a>(beats: impl Iterator<Item = &'a Heartbeat> + Clone) -> Subs
             }
             pieces.push(Piece::start(beat));
         }
-        pieces.last_mut().expect("a piece was just opened").add(beat, &mut plays);
+        pieces
+            .last_mut()
+            .expect("a piece was just opened")
+            .add(beat, &mut plays);
     }
     if let Some(open) = pieces.last_mut() {
         open.plays = plays.into_values().collect();
     }
     let mut pieces = pieces.into_iter();
-    let first = pieces.next().expect("reduce never calls with no heartbeats");
+    let first = pieces
+        .next()
+        .expect("reduce never calls with no heartbeats");
     let last = pieces.next_back();
     let mut inner = SessionTotals::default();
     for piece in pieces {
         inner.add(piece.totals());
     }
-    SubscriberDay::Counted(DaySummary { active, watch: total, first, last, inner, skews })
+    skews.sort_unstable();
+    let mut counted_skews: Vec<(i64, u32)> = Vec::new();
+    for skew in skews {
+        match counted_skews.last_mut() {
+            Some((last, count)) if *last == skew => *count += 1,
+            _ => counted_skews.push((skew, 1)),
+        }
+    }
+    SubscriberDay::Counted(DaySummary {
+        active,
+        watch: total,
+        first,
+        last,
+        inner,
+        skews: counted_skews,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn beat(minute: i64, content: &str, watch_s: i64, position_s: i64, duration_s: i64) -> Heartbeat {
+    fn beat(
+        minute: i64,
+        content: &str,
+        watch_s: i64,
+        position_s: i64,
+        duration_s: i64,
+    ) -> Heartbeat {
         Heartbeat {
             time: Instant::from_seconds(minute * 60),
             event_id: format!("e{minute:05}").into(),
-            content_id: content.into(),
+            content: streamflix_model::fingerprint(content) as u64,
             watch: watch_s * 1_000_000,
             position: position_s * 1_000_000,
             duration: duration_s * 1_000_000,
-            skew: Some(minute),
+            skew: Some(minute % 3),
+            device: 0,
         }
     }
 
@@ -254,12 +354,31 @@ mod tests {
             beat(200, "d", 0, 0, 10),
         ];
         let day = counted(summarize(beats.iter()));
-        assert_eq!((day.first.start.seconds(), day.first.end.seconds()), (0, 1800));
-        assert_eq!(day.first.totals(), SessionTotals { sessions: 1, watch: 90_000_000, plays: 1, completed: 1 });
-        assert_eq!(day.inner, SessionTotals { sessions: 2, watch: 20_000_000, plays: 2, completed: 0 });
+        assert_eq!(
+            (day.first.start.seconds(), day.first.end.seconds()),
+            (0, 1800)
+        );
+        assert_eq!(
+            day.first.totals(),
+            SessionTotals {
+                sessions: 1,
+                watch: 90_000_000,
+                plays: 1,
+                completed: 1
+            }
+        );
+        assert_eq!(
+            day.inner,
+            SessionTotals {
+                sessions: 2,
+                watch: 20_000_000,
+                plays: 2,
+                completed: 0
+            }
+        );
         assert_eq!(day.last.as_ref().unwrap().start.seconds(), 12_000);
         assert!(day.active);
-        assert_eq!(day.skews, vec![0, 30, 61, 100, 200]);
+        assert_eq!(day.skews, vec![(0, 2), (1, 2), (2, 1)]);
     }
 
     #[test]
@@ -273,7 +392,9 @@ mod tests {
 
     #[test]
     fn more_than_a_day_of_watching_is_impossible() {
-        let beats: Vec<_> = (0..24).map(|hour| beat(hour * 60, "a", 3600, 0, 10)).collect();
+        let beats: Vec<_> = (0..24)
+            .map(|hour| beat(hour * 60, "a", 3600, 0, 10))
+            .collect();
         assert!(matches!(summarize(beats.iter()), SubscriberDay::Counted(_)));
         let mut beats = beats;
         beats.push(beat(24 * 60 - 1, "a", 1, 0, 10));

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use streamflix_model::records::{AccountFlag, Viewing};
-use streamflix_model::{Calendar, Day, Id};
+use streamflix_model::{fingerprint, Calendar, Day, Id};
 use streamflix_operators::engagement::{EngagementDay, EngagementWeek};
 
 const GAP_NANOS: i64 = 1_800_000_000_000;
@@ -17,8 +17,23 @@ pub struct EngagementOracle {
     pub conflicting_duplicates: usize,
 }
 
+fn copy_order(event: &Viewing) -> impl Ord {
+    (
+        event.event_time,
+        fingerprint(&event.subscriber_id),
+        fingerprint(&event.content_id) as u64,
+        event.watch_seconds,
+        event.position_seconds,
+        event.duration_seconds,
+        event.received_at.map(|received| received.0 - event.event_time.0),
+        fingerprint(&event.device_id) as u64,
+    )
+}
+
 pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calendar) -> EngagementOracle {
-    // Dedup: the least copy of each event id wins.
+    // Dedup: of differing copies, the earliest wins; equal times are
+    // settled by the rest of the payload in a fixed order (subscriber and
+    // content by fingerprint, then the amounts, skew and device).
     let mut by_id: BTreeMap<&Id, Vec<&Viewing>> = BTreeMap::new();
     for event in viewing {
         by_id.entry(&event.event_id).or_default().push(event);
@@ -30,7 +45,7 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
         if distinct.len() > 1 {
             conflicting_duplicates += 1;
         }
-        events.push(distinct.into_iter().next().unwrap());
+        events.push(distinct.into_iter().min_by_key(|event| copy_order(event)).unwrap());
     }
     let flagged: BTreeSet<&Id> = flags.iter().map(|flag| &flag.subscriber_id).collect();
     let day_of = |event: &Viewing| calendar.day_of(event.event_time);
