@@ -189,6 +189,15 @@ pub fn build(
     })
 }
 
+/// Steps `worker` until `done()` holds, parking it (instead of spinning)
+/// while it waits for other workers: on a machine with as many cores as
+/// workers a spinning worker takes CPU from the busy ones.
+pub fn step_until(worker: &mut Worker, mut done: impl FnMut() -> bool) {
+    while !done() {
+        worker.step_or_park(Some(std::time::Duration::from_millis(1)));
+    }
+}
+
 /// A refusal by [`admit`]: a dead letter still to be given its position.
 #[derive(Debug)]
 pub struct Refused {

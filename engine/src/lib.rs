@@ -21,6 +21,7 @@ pub mod dataflow;
 pub mod demo;
 pub mod error;
 pub mod memory;
+pub mod operator_time;
 pub mod output;
 pub mod replay;
 pub mod state_size;

@@ -71,15 +71,13 @@ pub fn run_batches_observed(
             }
             let epoch = clock.tick();
             inputs.advance_to(epoch);
-            worker.step_while(|| probe.less_than(&epoch));
+            crate::dataflow::step_until(worker, || !probe.less_than(&epoch));
             if index == 0 {
                 after_batch(number, &state);
             }
         }
         drop(inputs);
-        while !probe.done() {
-            worker.step();
-        }
+        crate::dataflow::step_until(worker, || probe.done());
     })
     .map_err(EngineError::Worker)?;
     for result in guards.join() {

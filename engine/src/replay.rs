@@ -23,6 +23,7 @@ use crate::clock::{DEFAULT_LATENESS_MS, EpochClock};
 use crate::cluster::ClusterArgs;
 use crate::dataflow::{Settings, admit, build};
 pub use crate::error::EngineError as ReplayError;
+use crate::operator_time::OperatorTime;
 use crate::output::{DeadLetterRow, OutputStore};
 
 /// How many records a worker hands in before it advances the epoch.
@@ -110,7 +111,12 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
     let (worker_store, worker_read, worker_progress) =
         (store.clone(), read.clone(), progress.clone());
     let settings = options.settings.clone();
+    let profile = OperatorTime::requested().then(OperatorTime::default);
+    let worker_profile = profile.clone();
     let guards = timely::execute(config, move |worker| -> Result<(), ReplayError> {
+        if let Some(profile) = &worker_profile {
+            profile.attach(worker);
+        }
         let (mut inputs, probe) = build(worker, &settings, worker_store.clone());
         let share = Share::new(worker.index(), worker.peers());
         let mut clock = EpochClock::new(DEFAULT_LATENESS_MS);
@@ -152,14 +158,12 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
                 }
                 let epoch = clock.tick();
                 inputs.advance_to(epoch);
-                worker.step_while(|| probe.less_than(&epoch));
+                crate::dataflow::step_until(worker, || !probe.less_than(&epoch));
             }
             *read_here.entry(feed).or_insert(0) += reader.stats().lines;
         }
         drop(inputs);
-        while !probe.done() {
-            worker.step();
-        }
+        crate::dataflow::step_until(worker, || probe.done());
         let mut read = worker_read
             .lock()
             .expect("no thread panics while holding the counters");
@@ -173,6 +177,12 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
         result.map_err(ReplayError::Worker)??;
     }
     progress.finish_and_clear();
+    if let Some(profile) = profile {
+        eprintln!("time per operator (all workers):");
+        for (name, time) in profile.top(25) {
+            eprintln!("  {:>9.3}s  {name}", time.as_secs_f64());
+        }
+    }
     let store = Arc::try_unwrap(store)
         .map(|m| m.into_inner().expect("workers are done"))
         .unwrap_or_default();

@@ -30,8 +30,9 @@ use crate::facts::{as_facts, rows_from_facts};
 use crate::median::twice_median;
 use crate::retention::retire;
 use crate::rolling::rolling_window_ends;
-use crate::sessions::sessions;
-use crate::subscriber_day::{
+use crate::sessions::{Edges, SessionParts, sessions};
+use crate::split::split;
+use crate::subscriber_day::{Piece, 
     ContentKey, DayInput, DayOutput, Heartbeat, SubscriberDay, subscriber_days,
 };
 
@@ -53,6 +54,41 @@ enum DayFact {
     Plays,
     Completed,
     BotDays,
+}
+
+/// A piece of a counted subscriber-day, on its way to one operator.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum DayPart {
+    /// The day had valid viewing (for the table's day range).
+    Seen(Day),
+    Fact(Day, DayFact, i64),
+    Active(Day, Fingerprint),
+    /// Week, skew in nanoseconds, how many events.
+    Skew(Day, i64, u32),
+    Edges((Fingerprint, Day), Edges),
+    First((Fingerprint, Day), Piece),
+    Last((Fingerprint, Day), Piece),
+}
+
+impl DayPart {
+    fn route(&self) -> u64 {
+        match self {
+            DayPart::Seen(_) => 0,
+            DayPart::Fact(..) => 1,
+            DayPart::Active(..) => 2,
+            DayPart::Skew(..) => 3,
+            DayPart::Edges(..) => 4,
+            DayPart::First(..) => 5,
+            DayPart::Last(..) => 6,
+        }
+    }
+
+    fn seen(self) -> Option<Day> {
+        match self {
+            DayPart::Seen(day) => Some(day),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -179,62 +215,103 @@ pub fn engagement<'s, T: Time>(
         .map(|(key, beat)| (key, DayInput::Beat(beat)))
         .concat(suppressions.map(|(key, event)| (key, DayInput::Suppress(event))));
     let day_outputs = subscriber_days(day_inputs);
-    let conflicting_duplicates = day_outputs
-        .clone()
+    let [conflicts, all_days]: [_; 2] = split(day_outputs, 2, |(_, output)| match output {
+        DayOutput::Conflicts(_) => 0,
+        DayOutput::Summary(_) => 1,
+    })
+    .try_into()
+    .unwrap_or_else(|_| unreachable!("split returns as many collections as asked"));
+    let conflicting_duplicates = conflicts
         .flat_map(|(_, output)| match output {
             DayOutput::Conflicts(events) => events,
             DayOutput::Summary(_) => Vec::new(),
         })
         .concat(cross_day_conflicts)
         .distinct();
-    let all_days = day_outputs.flat_map(|(key, output)| match output {
-        DayOutput::Summary(summary) => Some((key, summary)),
-        DayOutput::Conflicts(_) => None,
-    });
-
-    // Rows exist for every day from the first to the last valid event,
-    // before any exclusion, and for every week holding one of those days.
-    let days_in_range = all_days
-        .clone()
-        .map(|((_, day), _)| ((), day))
-        .reduce_named(
-            "DayRange",
-            |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
-                output.push(((*days[0].0, *days[days.len() - 1].0), 1));
-            },
-        )
-        .flat_map(|((), (first, last))| (first.0..=last.0).map(Day));
 
     let flagged = flagged_subscribers(flags);
     let (counted, excluded) = split_excluded(
-        all_days.map(|((subscriber, day), summary)| (subscriber, (day, summary))),
+        all_days.flat_map(|((subscriber, day), output)| match output {
+            DayOutput::Summary(summary) => Some((subscriber, (day, summary))),
+            DayOutput::Conflicts(_) => None,
+        }),
         flagged,
     );
-    let excluded_weeks = excluded
-        .map(|(subscriber, (day, _))| (day.week(), subscriber))
-        .distinct();
+    let excluded_days = excluded.map(|(subscriber, (day, _))| (day, subscriber));
 
-    let bot_days = counted.clone().flat_map(|(_, (day, summary))| {
-        matches!(summary, SubscriberDay::Impossible).then_some((day, DayFact::BotDays, 1))
-    });
-    let summaries = counted.flat_map(|(subscriber, (day, summary))| match summary {
-        SubscriberDay::Counted(summary) => Some(((subscriber, day), summary)),
-        SubscriberDay::Impossible => None,
-    });
-    let active = summaries
-        .clone()
-        .flat_map(|((subscriber, day), summary)| summary.active.then_some((day, subscriber)));
-    let watch = summaries
-        .clone()
-        .map(|((_, day), summary)| (day, DayFact::Watch, summary.watch));
-    let skews = summaries.clone().explode(|((_, day), summary)| {
+    // Each counted summary is taken apart once and its parts routed to the
+    // operators that need them, rather than cloning it for each.
+    let parts = counted.flat_map(|(subscriber, (day, summary))| {
+        let mut parts = vec![DayPart::Seen(day)];
+        let summary = match summary {
+            SubscriberDay::Impossible => {
+                parts.push(DayPart::Fact(day, DayFact::BotDays, 1));
+                return parts;
+            }
+            SubscriberDay::Counted(summary) => summary,
+        };
+        if summary.active {
+            parts.push(DayPart::Active(day, subscriber));
+        }
+        parts.push(DayPart::Fact(day, DayFact::Watch, summary.watch));
+        if summary.inner.sessions > 0 {
+            parts.push(DayPart::Fact(day, DayFact::Sessions, summary.inner.sessions));
+            parts.push(DayPart::Fact(day, DayFact::SessionWatch, summary.inner.watch));
+            parts.push(DayPart::Fact(day, DayFact::Plays, summary.inner.plays));
+            parts.push(DayPart::Fact(day, DayFact::Completed, summary.inner.completed));
+        }
         let week = day.week();
-        summary
-            .skews
-            .into_iter()
-            .map(move |(skew, count)| ((week, skew), count as isize))
+        parts.extend(summary.skews.iter().map(|(skew, count)| DayPart::Skew(week, *skew, *count)));
+        parts.push(DayPart::Edges((subscriber, day), Edges::of(&summary)));
+        if let Some(last) = summary.last {
+            parts.push(DayPart::Last((subscriber, day), last));
+        }
+        parts.push(DayPart::First((subscriber, day), summary.first));
+        parts
     });
-    let session_facts = sessions(summaries).flat_map(|(day, totals)| {
+    let [seen, facts, active, skews, edges, firsts, lasts]: [_; 7] = split(parts, 7, DayPart::route)
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("split returns as many collections as asked"));
+
+    // Rows exist for every day from the first to the last valid event,
+    // before any exclusion, and for every week holding one of those days.
+    let days_in_range = seen
+        .flat_map(|part| part.seen())
+        .concat(excluded_days.clone().map(|(day, _)| day))
+        .map(|day| ((), day))
+        .reduce_named("DayRange", |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
+            output.push(((*days[0].0, *days[days.len() - 1].0), 1));
+        })
+        .flat_map(|((), (first, last))| (first.0..=last.0).map(Day));
+    let excluded_weeks = excluded_days.map(|(day, subscriber)| (day.week(), subscriber)).distinct();
+
+    let day_parts = facts.flat_map(|part| match part {
+        DayPart::Fact(day, fact, amount) => Some((day, fact, amount)),
+        _ => None,
+    });
+    let active = active.flat_map(|part| match part {
+        DayPart::Active(day, subscriber) => Some((day, subscriber)),
+        _ => None,
+    });
+    let skews = skews.explode(|part| match part {
+        DayPart::Skew(week, skew, count) => Some(((week, skew), count as isize)),
+        _ => None,
+    });
+    let session_parts = SessionParts {
+        edges: edges.flat_map(|part| match part {
+            DayPart::Edges(key, edges) => Some((key, edges)),
+            _ => None,
+        }),
+        firsts: firsts.flat_map(|part| match part {
+            DayPart::First(key, piece) => Some((key, piece)),
+            _ => None,
+        }),
+        lasts: lasts.flat_map(|part| match part {
+            DayPart::Last(key, piece) => Some((key, piece)),
+            _ => None,
+        }),
+    };
+    let session_facts = sessions(session_parts).flat_map(|(day, totals)| {
         [
             (day, DayFact::Sessions, totals.sessions),
             (day, DayFact::SessionWatch, totals.watch),
@@ -252,9 +329,8 @@ pub fn engagement<'s, T: Time>(
             .concat(dau)
             .concat(wau)
             .concat(mau)
-            .concat(watch)
-            .concat(session_facts)
-            .concat(bot_days),
+            .concat(day_parts)
+            .concat(session_facts),
     );
     let daily = rows_from_facts(
         "EngagementDailyRow",

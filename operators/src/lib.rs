@@ -38,6 +38,7 @@ pub mod median;
 pub mod retention;
 pub mod rolling;
 pub mod sessions;
+pub mod split;
 pub mod subscriber_day;
 
 /// The bound every generic operator here places on its timestamp.

@@ -27,49 +27,45 @@ enum Cover {
 }
 
 /// One `window end` record per (window end, subscriber) such that the
-/// subscriber was active in the `width` days ending there.
+/// subscriber was active in the `width` days ending there. `width` is at
+/// most 64.
 pub fn rolling_window_ends<'s, T: Time>(
     active: VecCollection<'s, T, (Day, Fingerprint)>,
     width: i32,
 ) -> VecCollection<'s, T, Day> {
+    assert!((1..=64).contains(&width), "window widths are 1 to 64 days");
     let block_of = move |day: Day| day.0.div_euclid(width);
     let own = active.map(move |(day, subscriber)| ((subscriber, block_of(day)), Cover::Own(day)));
     let carried = own
         .clone()
-        .reduce_named(
-            "LastActiveDayOfBlock",
-            |_key, days: &[(&Cover, isize)], output: &mut Vec<(Day, isize)>| {
-                if let Cover::Own(last) = days[days.len() - 1].0 {
-                    output.push((*last, 1));
-                }
-            },
-        )
+        .reduce_named("LastActiveDayOfBlock", |_key, days: &[(&Cover, isize)], output: &mut Vec<(Day, isize)>| {
+            if let Cover::Own(last) = days[days.len() - 1].0 {
+                output.push((*last, 1));
+            }
+        })
         .map(|((subscriber, block), last)| ((subscriber, block + 1), Cover::Carried(last)));
+    // The covered ends of a block travel as one bit mask per (subscriber,
+    // block), which keeps the reduction's output arrangement small.
     own.concat(carried)
-        .reduce_named(
-            "WindowEndsOfBlock",
-            move |(_subscriber, block),
-                  covers: &[(&Cover, isize)],
-                  output: &mut Vec<(Day, isize)>| {
-                let first = Day(block * width);
-                let last = Day(first.0 + width - 1);
-                // Covered ends are the union of [day, day + width - 1]; the
-                // covers are sorted, so the union grows left to right.
-                let mut next_uncovered = first;
-                for (cover, _) in covers {
-                    let day = match cover {
-                        Cover::Carried(day) | Cover::Own(day) => *day,
-                    };
-                    let from = next_uncovered.max(day);
-                    let to = Day((day.0 + width - 1).min(last.0));
-                    for end in from.0..=to.0 {
-                        output.push((Day(end), 1));
-                    }
-                    next_uncovered = next_uncovered.max(Day(to.0 + 1));
+        .reduce_named("WindowEndsOfBlock", move |(_subscriber, block), covers: &[(&Cover, isize)], output: &mut Vec<(u64, isize)>| {
+            let first = block * width;
+            let mut mask = 0u64;
+            for (cover, _) in covers {
+                let day = match cover {
+                    Cover::Carried(day) | Cover::Own(day) => day.0,
+                };
+                // Ends day ..= day + width - 1, clipped to this block.
+                let from = (day - first).max(0);
+                let to = (day - first + width - 1).min(width - 1);
+                for offset in from..=to {
+                    mask |= 1 << offset;
                 }
-            },
-        )
-        .map(|(_, end)| end)
+            }
+            output.push((mask, 1));
+        })
+        .flat_map(move |((_subscriber, block), mask)| {
+            (0..width).filter(move |offset| mask & (1 << offset) != 0).map(move |offset| Day(block * width + offset))
+        })
 }
 
 #[cfg(test)]

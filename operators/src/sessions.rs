@@ -25,37 +25,46 @@ use streamflix_model::{Day, Fingerprint, Instant};
 use crate::Time;
 use crate::subscriber_day::{DaySummary, Piece, SESSION_GAP_NANOS, SessionTotals};
 
+/// A (subscriber, day) key.
+type DayKey = (Fingerprint, Day);
+
 /// Where a session began: its first event and the day of that event.
 type SessionStart = (Instant, Day);
 
 /// The edges of one subscriber-day, for linking days.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-struct Edges {
+pub struct Edges {
     first: Instant,
     last: Instant,
     closing_start: Instant,
     single: bool,
 }
 
-/// The finished sessions of counted subscriber-days: `(day the session
-/// started, its figures)`. A day's sessions may arrive as several records;
-/// their figures add up.
-pub fn sessions<'s, T: Time>(
-    days: VecCollection<'s, T, ((Fingerprint, Day), DaySummary)>,
-) -> VecCollection<'s, T, (Day, SessionTotals)> {
-    let inner = days.clone().flat_map(|((_, day), summary)| {
-        (summary.inner.sessions > 0).then_some((day, summary.inner))
-    });
-
-    let edges = days.clone().map(|(key, summary)| {
-        let edges = Edges {
+impl Edges {
+    pub fn of(summary: &DaySummary) -> Edges {
+        Edges {
             first: summary.first.start,
             last: summary.closing().end,
             closing_start: summary.closing().start,
             single: summary.last.is_none(),
-        };
-        (key, edges)
-    });
+        }
+    }
+}
+
+/// The parts of counted subscriber-days that sessions are made of.
+#[allow(missing_debug_implementations)] // collections have no Debug
+pub struct SessionParts<'s, T: Time> {
+    pub edges: VecCollection<'s, T, (DayKey, Edges)>,
+    /// Each day's first piece.
+    pub firsts: VecCollection<'s, T, (DayKey, Piece)>,
+    /// Each day's last piece, where it is not also the first.
+    pub lasts: VecCollection<'s, T, (DayKey, Piece)>,
+}
+
+/// The sessions that the first and last pieces of days make up: `(day the
+/// session started, its figures)`, one record per session.
+pub fn sessions<'s, T: Time>(parts: SessionParts<'s, T>) -> VecCollection<'s, T, (Day, SessionTotals)> {
+    let SessionParts { edges, firsts, lasts } = parts;
     let previous = edges.clone().map(|((subscriber, day), edges)| {
         (
             (subscriber, day.plus(1)),
@@ -64,7 +73,7 @@ pub fn sessions<'s, T: Time>(
     });
     // Linked days, with the start of the previous day's closing piece as the
     // first guess of where their session began.
-    let linked: VecCollection<'s, T, ((Fingerprint, Day), SessionStart)> =
+    let linked: VecCollection<'s, T, (DayKey, SessionStart)> =
         edges.clone().join(previous).flat_map(
             |(key, (edges, (previous_last, previous_start, previous_day)))| {
                 (edges.first.0 - previous_last.0 <= SESSION_GAP_NANOS)
@@ -91,7 +100,6 @@ pub fn sessions<'s, T: Time>(
             })
     });
 
-    let firsts = days.clone().map(|(key, summary)| (key, summary.first));
     let continued = firsts
         .clone()
         .join(starts.clone())
@@ -99,11 +107,7 @@ pub fn sessions<'s, T: Time>(
     let opening = firsts
         .antijoin(starts.map(|(key, _)| key))
         .map(|((subscriber, day), piece)| ((subscriber, (piece.start, day)), piece));
-    let closing = days.flat_map(|((subscriber, day), summary)| {
-        summary
-            .last
-            .map(|piece| ((subscriber, (piece.start, day)), piece))
-    });
+    let closing = lasts.map(|((subscriber, day), piece)| ((subscriber, (piece.start, day)), piece));
 
     let stitched = opening
         .concat(continued)
@@ -119,7 +123,7 @@ pub fn sessions<'s, T: Time>(
             },
         )
         .map(|((_subscriber, (_start, day)), totals)| (day, totals));
-    stitched.concat(inner)
+    stitched
 }
 
 /// `semijoin` for a collection of bare keys.

@@ -18,7 +18,7 @@
 //!   [`crate::sessions`] to stitch to the neighbouring days;
 //! * the event-time skews of its events, for the weekly median.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
@@ -123,13 +123,19 @@ impl Piece {
         }
     }
 
-    fn add(&mut self, beat: &Heartbeat, plays: &mut BTreeMap<ContentKey, Play>) {
+    fn add(&mut self, beat: &Heartbeat, plays: &mut Vec<Play>) {
         self.end = beat.time;
         self.watch += beat.watch;
-        plays
-            .entry(beat.content)
-            .and_modify(|play| play.absorb(&Play::start(beat)))
-            .or_insert_with(|| Play::start(beat));
+        // Sessions hold a handful of contents: a scan beats a map.
+        match plays.iter_mut().find(|play| play.content == beat.content) {
+            Some(play) => play.absorb(&Play::start(beat)),
+            None => plays.push(Play::start(beat)),
+        }
+    }
+
+    fn close(&mut self, mut plays: Vec<Play>) {
+        plays.sort_unstable_by_key(|play| play.content);
+        self.plays = plays;
     }
 
     /// Joins a later piece of the same session.
@@ -137,15 +143,12 @@ impl Piece {
         self.start = self.start.min(later.start);
         self.end = self.end.max(later.end);
         self.watch += later.watch;
-        let mut plays: BTreeMap<ContentKey, Play> =
-            self.plays.drain(..).map(|p| (p.content, p)).collect();
         for play in &later.plays {
-            plays
-                .entry(play.content)
-                .and_modify(|p| p.absorb(play))
-                .or_insert_with(|| play.clone());
+            match self.plays.binary_search_by_key(&play.content, |p| p.content) {
+                Ok(at) => self.plays[at].absorb(play),
+                Err(at) => self.plays.insert(at, play.clone()),
+            }
         }
-        self.plays = plays.into_values().collect();
     }
 
     /// The figures of this piece taken as a whole session.
@@ -214,44 +217,52 @@ impl DaySummary {
 pub fn subscriber_days<'s, T: Time>(
     inputs: VecCollection<'s, T, ((Fingerprint, Day), DayInput)>,
 ) -> VecCollection<'s, T, ((Fingerprint, Day), DayOutput)> {
-    inputs.reduce_named(
-        "SubscriberDay",
-        |_key, inputs: &[(&DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
-            let suppressed: HashSet<Fingerprint> = inputs
-                .iter()
-                .map_while(|(input, _)| match input {
-                    DayInput::Suppress(event) => Some(*event),
-                    DayInput::Beat(_) => None,
-                })
-                .collect();
-            let mut kept: Vec<&Heartbeat> = Vec::with_capacity(inputs.len());
-            let mut seen: HashSet<&Id> = HashSet::with_capacity(inputs.len());
-            let mut conflicts = Vec::new();
-            for (input, _copies) in inputs.iter().skip(suppressed.len()) {
-                let DayInput::Beat(beat) = input else {
-                    continue;
-                };
-                if !suppressed.is_empty() && suppressed.contains(&fingerprint(&beat.event_id)) {
-                    continue;
-                }
-                // Identical copies arrive as one value; a second value with a
-                // seen id is a copy with another payload.
-                if seen.insert(&beat.event_id) {
-                    kept.push(beat);
-                } else {
-                    conflicts.push(fingerprint(&beat.event_id));
-                }
+    // Scratch space reused across calls: this runs once per subscriber-day.
+    let mut by_id: Vec<usize> = Vec::new();
+    let mut dropped: Vec<bool> = Vec::new();
+    inputs.reduce_named("SubscriberDay", move |_key, inputs: &[(&DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
+        let beat = |at: usize| match inputs[at].0 {
+            DayInput::Beat(beat) => beat,
+            DayInput::Suppress(_) => unreachable!("suppressions sort first and are skipped"),
+        };
+        let suppressed: HashSet<Fingerprint> = inputs
+            .iter()
+            .map_while(|(input, _)| match input {
+                DayInput::Suppress(event) => Some(*event),
+                DayInput::Beat(_) => None,
+            })
+            .collect();
+        dropped.clear();
+        dropped.resize(inputs.len(), false);
+        by_id.clear();
+        for at in suppressed.len()..inputs.len() {
+            if !suppressed.is_empty() && suppressed.contains(&fingerprint(&beat(at).event_id)) {
+                dropped[at] = true;
+            } else {
+                by_id.push(at);
             }
-            if !conflicts.is_empty() {
-                conflicts.sort();
-                conflicts.dedup();
-                output.push((DayOutput::Conflicts(conflicts), 1));
+        }
+        // Identical copies arrive as one value; two values with one id are
+        // copies with different payloads: the first in session order stays.
+        by_id.sort_by(|a, b| beat(*a).event_id.cmp(&beat(*b).event_id).then(a.cmp(b)));
+        let mut conflicts = Vec::new();
+        for pair in by_id.windows(2) {
+            if beat(pair[0]).event_id == beat(pair[1]).event_id {
+                dropped[pair[1]] = true;
+                conflicts.push(fingerprint(&beat(pair[1]).event_id));
             }
-            if !kept.is_empty() {
-                output.push((DayOutput::Summary(summarize(kept.iter().copied())), 1));
-            }
-        },
-    )
+        }
+        if !conflicts.is_empty() {
+            conflicts.sort();
+            conflicts.dedup();
+            output.push((DayOutput::Conflicts(conflicts), 1));
+        }
+        let dropped = &dropped;
+        let kept = (suppressed.len()..inputs.len()).filter(move |at| !dropped[*at]).map(beat);
+        if kept.clone().next().is_some() {
+            output.push((DayOutput::Summary(summarize(kept)), 1));
+        }
+    })
 }
 
 /// The summary of one subscriber-day's heartbeats, given in session order.
@@ -263,7 +274,7 @@ pub fn summarize<'a>(beats: impl Iterator<Item = &'a Heartbeat> + Clone) -> Subs
     let mut active = false;
     let mut skews: Vec<i64> = Vec::new();
     let mut pieces: Vec<Piece> = Vec::new();
-    let mut plays: BTreeMap<ContentKey, Play> = BTreeMap::new();
+    let mut plays: Vec<Play> = Vec::new();
     for beat in beats {
         active |= beat.watch > 0;
         skews.extend(beat.skew);
@@ -273,7 +284,7 @@ pub fn summarize<'a>(beats: impl Iterator<Item = &'a Heartbeat> + Clone) -> Subs
         };
         if split {
             if let Some(open) = pieces.last_mut() {
-                open.plays = std::mem::take(&mut plays).into_values().collect();
+                open.close(std::mem::take(&mut plays));
             }
             pieces.push(Piece::start(beat));
         }
@@ -283,7 +294,7 @@ pub fn summarize<'a>(beats: impl Iterator<Item = &'a Heartbeat> + Clone) -> Subs
             .add(beat, &mut plays);
     }
     if let Some(open) = pieces.last_mut() {
-        open.plays = plays.into_values().collect();
+        open.close(plays);
     }
     let mut pieces = pieces.into_iter();
     let first = pieces
