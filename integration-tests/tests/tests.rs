@@ -2,6 +2,8 @@
 
 mod support;
 
+mod bad_input;
 mod engagement_oracle;
 mod incremental;
+mod replay_oracle;
 mod retention;

@@ -2,6 +2,7 @@
 
 pub mod oracle;
 pub mod random_viewing;
+pub mod tables;
 
 use streamflix_engine::output::{Output, OutputStore};
 use streamflix_operators::engagement::{EngagementDay, EngagementWeek};

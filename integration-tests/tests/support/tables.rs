@@ -1,0 +1,125 @@
+//! The replay contract's files as the batch oracle says they must be: the
+//! same rows, formatted by the row types and written by the same CSV
+//! writer, so that the engine's files can be compared byte for byte.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use streamflix_connectors::files::{DirectoryContents, read_directory};
+use streamflix_connectors::sinks::write_csv;
+use streamflix_model::Calendar;
+use streamflix_model::records::Record;
+use streamflix_model::table::Table;
+use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
+
+use super::oracle;
+
+/// The files replay must write, by file name, as computed by the oracle
+/// from the same input directory.
+pub struct Expected {
+    pub files: BTreeMap<&'static str, Vec<u8>>,
+    /// What a single plain reader decoded from the directory.
+    pub contents: DirectoryContents,
+}
+
+/// The table files replay compares against the oracle.
+pub const TABLE_FILES: [&str; 4] = [
+    "engagement_daily.csv",
+    "engagement_weekly.csv",
+    "checks.csv",
+    "data_quality.csv",
+];
+
+/// Decodes `input` with the connectors' reader, runs the oracle, and
+/// formats its rows as the engine's CSV files and dead-letter file.
+pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
+    let contents = read_directory(input).expect("the input directory is readable");
+    let mut viewing = Vec::new();
+    let mut flags = Vec::new();
+    for record in &contents.records {
+        match record {
+            Record::Viewing(event) => viewing.push(event.clone()),
+            Record::AccountFlag(flag) => flags.push(flag.clone()),
+            _ => {}
+        }
+    }
+    let oracle = oracle::engagement(&viewing, &flags, calendar);
+    let mut checks: Vec<CheckRow> = oracle
+        .weekly
+        .iter()
+        .filter_map(EngagementWeek::skew_check)
+        .collect();
+    checks.sort_by(|a, b| (a.pipeline, a.check, &a.period).cmp(&(b.pipeline, b.check, &b.period)));
+    let daily = Table {
+        name: EngagementDay::TABLE.into(),
+        columns: EngagementDay::columns(),
+        rows: oracle.daily.iter().map(EngagementDay::cells).collect(),
+    };
+    let weekly = Table {
+        name: EngagementWeek::TABLE.into(),
+        columns: EngagementWeek::columns(),
+        rows: oracle.weekly.iter().map(EngagementWeek::cells).collect(),
+    };
+    let checks = Table {
+        name: CheckRow::TABLE.into(),
+        columns: CheckRow::columns(),
+        rows: checks.iter().map(CheckRow::cells).collect(),
+    };
+    let mut files = BTreeMap::new();
+    files.insert("engagement_daily.csv", csv_bytes(&daily));
+    files.insert("engagement_weekly.csv", csv_bytes(&weekly));
+    files.insert("checks.csv", csv_bytes(&checks));
+    // Viewing's only data-quality issue so far: conflicting duplicates.
+    let mut quality = String::from("feed,issue,count\n");
+    if oracle.conflicting_duplicates > 0 {
+        quality.push_str(&format!(
+            "viewing,conflicting_duplicate,{}\n",
+            oracle.conflicting_duplicates
+        ));
+    }
+    files.insert("data_quality.csv", quality.into_bytes());
+    let mut letters = String::new();
+    for letter in &contents.dead_letters {
+        letters.push_str(&letter.to_json_line());
+        letters.push('\n');
+    }
+    files.insert("dead_letters.jsonl", letters.into_bytes());
+    Expected { files, contents }
+}
+
+pub fn csv_bytes(table: &Table) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_csv(table, &mut out).expect("writing to memory cannot fail");
+    out
+}
+
+/// Compares one written file with its expected bytes, showing the first
+/// line that differs.
+pub fn assert_file_eq(dir: &Path, name: &str, expected: &[u8], context: &str) {
+    let path = dir.join(name);
+    let actual = std::fs::read(&path)
+        .unwrap_or_else(|error| panic!("{context}: cannot read {}: {error}", path.display()));
+    if actual == expected {
+        return;
+    }
+    let actual = String::from_utf8_lossy(&actual);
+    let expected = String::from_utf8_lossy(expected);
+    let (actual_lines, expected_lines): (Vec<&str>, Vec<&str>) =
+        (actual.lines().collect(), expected.lines().collect());
+    let first = (0..actual_lines.len().max(expected_lines.len()))
+        .find(|&i| actual_lines.get(i) != expected_lines.get(i))
+        .unwrap_or(0);
+    let show = |lines: &[&str]| {
+        lines
+            .get(first)
+            .map(|line| line.chars().take(400).collect::<String>())
+    };
+    panic!(
+        "{context}: {name} differs from the oracle ({} lines written, {} expected); first difference at line {}:\n  written:  {:?}\n  expected: {:?}",
+        actual_lines.len(),
+        expected_lines.len(),
+        first + 1,
+        show(&actual_lines),
+        show(&expected_lines),
+    );
+}
