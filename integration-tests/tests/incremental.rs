@@ -5,8 +5,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use streamflix_engine::cluster::ClusterArgs;
-use streamflix_engine::memory::{run_batches, Batch};
 use streamflix_engine::dataflow::Settings;
+use streamflix_engine::memory::{Batch, run_batches};
 use streamflix_model::Calendar;
 
 use crate::support::{engagement_rows, random_viewing};
@@ -17,17 +17,36 @@ fn random_batch_orders_give_the_same_tables() {
     for seed in 100..130 {
         let input = random_viewing::generate(seed, &calendar);
         let mut records = input.records();
-        let at_once = run_batches(vec![Batch { records: records.clone(), dead_letters: vec![] }], &ClusterArgs::single(1), &Settings::new(calendar.clone()))
-            .expect("the dataflow runs");
+        let at_once = run_batches(
+            vec![Batch {
+                records: records.clone(),
+                dead_letters: vec![],
+            }],
+            &ClusterArgs::single(1),
+            &Settings::new(calendar.clone()),
+        )
+        .expect("the dataflow runs");
         let mut rng = StdRng::seed_from_u64(seed);
         records.shuffle(&mut rng);
         let mut batches = Vec::new();
         while !records.is_empty() {
             let take = rng.random_range(1..=records.len().min(20));
-            batches.push(Batch { records: records.drain(..take).collect(), dead_letters: vec![] });
+            batches.push(Batch {
+                records: records.drain(..take).collect(),
+                dead_letters: vec![],
+            });
         }
         let workers = 1 + (seed as usize % 2);
-        let in_batches = run_batches(batches, &ClusterArgs::single(workers), &Settings::new(calendar.clone())).expect("the dataflow runs");
-        assert_eq!(engagement_rows(&in_batches), engagement_rows(&at_once), "seed {seed}");
+        let in_batches = run_batches(
+            batches,
+            &ClusterArgs::single(workers),
+            &Settings::new(calendar.clone()),
+        )
+        .expect("the dataflow runs");
+        assert_eq!(
+            engagement_rows(&in_batches),
+            engagement_rows(&at_once),
+            "seed {seed}"
+        );
     }
 }

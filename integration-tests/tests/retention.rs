@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::dataflow::Settings;
-use streamflix_engine::memory::{run_batches_observed, Batch};
+use streamflix_engine::memory::{Batch, run_batches_observed};
 use streamflix_engine::output::Output;
 use streamflix_engine::state_size::StateSize;
 use streamflix_model::records::{Record, Viewing};
@@ -52,20 +52,39 @@ fn daily_batches(calendar: &Calendar) -> Vec<Vec<Viewing>> {
 }
 
 /// Runs the batches and returns the store and the state held after each.
-fn run(retention: Option<u32>, calendar: &Calendar) -> (streamflix_engine::output::OutputStore, Vec<i64>, Vec<Viewing>) {
+fn run(
+    retention: Option<u32>,
+    calendar: &Calendar,
+) -> (
+    streamflix_engine::output::OutputStore,
+    Vec<i64>,
+    Vec<Viewing>,
+) {
     let batches = daily_batches(calendar);
     let all: Vec<Viewing> = batches.iter().flatten().cloned().collect();
     let batches = batches
         .into_iter()
-        .map(|events| Batch { records: events.into_iter().map(Record::Viewing).collect(), dead_letters: vec![] })
+        .map(|events| Batch {
+            records: events.into_iter().map(Record::Viewing).collect(),
+            dead_letters: vec![],
+        })
         .collect();
     let mut settings = Settings::new(calendar.clone());
-    settings.retention = retention.map(|days| Retention { days, calendar: calendar.clone() });
+    settings.retention = retention.map(|days| Retention {
+        days,
+        calendar: calendar.clone(),
+    });
     let sizes = Arc::new(Mutex::new(Vec::new()));
     let observed = sizes.clone();
-    let store = run_batches_observed(batches, &ClusterArgs::single(2), &settings, &StateSize::default(), move |_, state| {
-        observed.lock().unwrap().push(state.updates());
-    })
+    let store = run_batches_observed(
+        batches,
+        &ClusterArgs::single(2),
+        &settings,
+        &StateSize::default(),
+        move |_, state| {
+            observed.lock().unwrap().push(state.updates());
+        },
+    )
     .expect("the dataflow runs");
     let sizes = sizes.lock().unwrap().clone();
     (store, sizes, all)
@@ -100,7 +119,13 @@ fn frozen_figures_equal_the_oracle() {
     let (daily, weekly) = engagement_rows(&store);
     assert_eq!(daily, expected.daily);
     assert_eq!(weekly, expected.weekly);
-    assert!(store.rows().unwrap().iter().all(|row| !matches!(row, Output::DeadLetter(_))));
+    assert!(
+        store
+            .rows()
+            .unwrap()
+            .iter()
+            .all(|row| !matches!(row, Output::DeadLetter(_)))
+    );
 }
 
 #[test]
@@ -113,12 +138,24 @@ fn events_for_frozen_periods_are_dead_letters() {
     batches[late_batch].push(stale);
     let batches = batches
         .into_iter()
-        .map(|events| Batch { records: events.into_iter().map(Record::Viewing).collect(), dead_letters: vec![] })
+        .map(|events| Batch {
+            records: events.into_iter().map(Record::Viewing).collect(),
+            dead_letters: vec![],
+        })
         .collect();
     let mut settings = Settings::new(calendar.clone());
-    settings.retention = Some(Retention { days: 5, calendar: calendar.clone() });
-    let store = run_batches_observed(batches, &ClusterArgs::single(1), &settings, &StateSize::default(), |_, _| {})
-        .expect("the dataflow runs");
+    settings.retention = Some(Retention {
+        days: 5,
+        calendar: calendar.clone(),
+    });
+    let store = run_batches_observed(
+        batches,
+        &ClusterArgs::single(1),
+        &settings,
+        &StateSize::default(),
+        |_, _| {},
+    )
+    .expect("the dataflow runs");
     let letters = store.dead_letters();
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0].kind, "beyond_retention");

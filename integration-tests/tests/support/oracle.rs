@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use streamflix_model::records::{AccountFlag, Viewing};
-use streamflix_model::{fingerprint, Calendar, Day, Id};
+use streamflix_model::{Calendar, Day, Id, fingerprint};
 use streamflix_operators::engagement::{EngagementDay, EngagementWeek};
 
 const GAP_NANOS: i64 = 1_800_000_000_000;
@@ -25,12 +25,18 @@ fn copy_order(event: &Viewing) -> impl Ord {
         event.watch_seconds,
         event.position_seconds,
         event.duration_seconds,
-        event.received_at.map(|received| received.0 - event.event_time.0),
+        event
+            .received_at
+            .map(|received| received.0 - event.event_time.0),
         fingerprint(&event.device_id) as u64,
     )
 }
 
-pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calendar) -> EngagementOracle {
+pub fn engagement(
+    viewing: &[Viewing],
+    flags: &[AccountFlag],
+    calendar: &Calendar,
+) -> EngagementOracle {
     // Dedup: of differing copies, the earliest wins; equal times are
     // settled by the rest of the payload in a fixed order (subscriber and
     // content by fingerprint, then the amounts, skew and device).
@@ -45,36 +51,67 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
         if distinct.len() > 1 {
             conflicting_duplicates += 1;
         }
-        events.push(distinct.into_iter().min_by_key(|event| copy_order(event)).unwrap());
+        events.push(
+            distinct
+                .into_iter()
+                .min_by_key(|event| copy_order(event))
+                .unwrap(),
+        );
     }
     let flagged: BTreeSet<&Id> = flags.iter().map(|flag| &flag.subscriber_id).collect();
     let day_of = |event: &Viewing| calendar.day_of(event.event_time);
 
     let mut day_watch: BTreeMap<(&Id, Day), i64> = BTreeMap::new();
     for event in &events {
-        *day_watch.entry((&event.subscriber_id, day_of(event))).or_default() += event.watch_seconds.0;
+        *day_watch
+            .entry((&event.subscriber_id, day_of(event)))
+            .or_default() += event.watch_seconds.0;
     }
-    let impossible: BTreeSet<(&Id, Day)> =
-        day_watch.iter().filter(|(_, watch)| **watch > DAY_MICROS).map(|(key, _)| *key).collect();
+    let impossible: BTreeSet<(&Id, Day)> = day_watch
+        .iter()
+        .filter(|(_, watch)| **watch > DAY_MICROS)
+        .map(|(key, _)| *key)
+        .collect();
     let counted: Vec<&Viewing> = events
         .iter()
         .copied()
-        .filter(|e| !flagged.contains(&e.subscriber_id) && !impossible.contains(&(&e.subscriber_id, day_of(e))))
+        .filter(|e| {
+            !flagged.contains(&e.subscriber_id)
+                && !impossible.contains(&(&e.subscriber_id, day_of(e)))
+        })
         .collect();
 
-    let (Some(first), Some(last)) = (events.iter().map(|e| day_of(e)).min(), events.iter().map(|e| day_of(e)).max()) else {
-        return EngagementOracle { daily: vec![], weekly: vec![], conflicting_duplicates };
+    let (Some(first), Some(last)) = (
+        events.iter().map(|e| day_of(e)).min(),
+        events.iter().map(|e| day_of(e)).max(),
+    ) else {
+        return EngagementOracle {
+            daily: vec![],
+            weekly: vec![],
+            conflicting_duplicates,
+        };
     };
-    let active: BTreeSet<(Day, &Id)> =
-        counted.iter().filter(|e| e.watch_seconds.0 > 0).map(|e| (day_of(e), &e.subscriber_id)).collect();
+    let active: BTreeSet<(Day, &Id)> = counted
+        .iter()
+        .filter(|e| e.watch_seconds.0 > 0)
+        .map(|e| (day_of(e), &e.subscriber_id))
+        .collect();
     let distinct_active = |from: Day, to: Day| -> i64 {
-        active.iter().filter(|(day, _)| *day >= from && *day <= to).map(|(_, s)| *s).collect::<BTreeSet<_>>().len() as i64
+        active
+            .iter()
+            .filter(|(day, _)| *day >= from && *day <= to)
+            .map(|(_, s)| *s)
+            .collect::<BTreeSet<_>>()
+            .len() as i64
     };
 
     // Sessions over each subscriber's whole history.
     let mut by_subscriber: BTreeMap<&Id, Vec<&Viewing>> = BTreeMap::new();
     for event in &counted {
-        by_subscriber.entry(&event.subscriber_id).or_default().push(event);
+        by_subscriber
+            .entry(&event.subscriber_id)
+            .or_default()
+            .push(event);
     }
     #[derive(Default)]
     struct SessionDay {
@@ -89,7 +126,11 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
         let mut sessions: Vec<Vec<&Viewing>> = Vec::new();
         for event in events.iter() {
             match sessions.last_mut() {
-                Some(open) if event.event_time.0 - open.last().unwrap().event_time.0 <= GAP_NANOS => open.push(event),
+                Some(open)
+                    if event.event_time.0 - open.last().unwrap().event_time.0 <= GAP_NANOS =>
+                {
+                    open.push(event)
+                }
                 _ => sessions.push(vec![event]),
             }
         }
@@ -99,7 +140,10 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
             entry.watch += session.iter().map(|e| e.watch_seconds.0).sum::<i64>();
             let contents: BTreeSet<&Id> = session.iter().map(|e| &e.content_id).collect();
             for content in contents {
-                let play: Vec<&&Viewing> = session.iter().filter(|e| &e.content_id == content).collect();
+                let play: Vec<&&Viewing> = session
+                    .iter()
+                    .filter(|e| e.content_id == *content)
+                    .collect();
                 let max_position = play.iter().map(|e| e.position_seconds.0).max().unwrap();
                 let duration = play.last().unwrap().duration_seconds.0;
                 entry.plays += 1;
@@ -119,11 +163,18 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
             wau: distinct_active(day.plus(-6), day),
             mau: distinct_active(day.plus(-29), day),
             sessions: sessions.map_or(0, |s| s.sessions),
-            watch_micros: counted.iter().filter(|e| day_of(e) == day).map(|e| e.watch_seconds.0).sum(),
+            watch_micros: counted
+                .iter()
+                .filter(|e| day_of(e) == day)
+                .map(|e| e.watch_seconds.0)
+                .sum(),
             session_watch_micros: sessions.map_or(0, |s| s.watch),
             plays: sessions.map_or(0, |s| s.plays),
             completed_plays: sessions.map_or(0, |s| s.completed),
-            bot_days: impossible.iter().filter(|(s, d)| *d == day && !flagged.contains(s)).count() as i64,
+            bot_days: impossible
+                .iter()
+                .filter(|(s, d)| *d == day && !flagged.contains(s))
+                .count() as i64,
         });
     }
 
@@ -146,8 +197,11 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
                 }
             })
             .collect();
-        let mut skews: Vec<i64> =
-            counted.iter().filter(|e| in_week(day_of(e))).filter_map(|e| e.received_at.map(|r| r.0 - e.event_time.0)).collect();
+        let mut skews: Vec<i64> = counted
+            .iter()
+            .filter(|e| in_week(day_of(e)))
+            .filter_map(|e| e.received_at.map(|r| r.0 - e.event_time.0))
+            .collect();
         skews.sort();
         let skew_median_twice_nanos = (!skews.is_empty())
             .then(|| i128::from(skews[(skews.len() - 1) / 2]) + i128::from(skews[skews.len() / 2]));
@@ -157,7 +211,11 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
             dau_sum: days.iter().map(|d| d.dau).sum(),
             mau: distinct_active(sunday.plus(-29), sunday),
             sessions: days.iter().map(|d| d.sessions).sum(),
-            watch_micros: counted.iter().filter(|e| in_week(day_of(e))).map(|e| e.watch_seconds.0).sum(),
+            watch_micros: counted
+                .iter()
+                .filter(|e| in_week(day_of(e)))
+                .map(|e| e.watch_seconds.0)
+                .sum(),
             plays: days.iter().map(|d| d.plays).sum(),
             completed_plays: days.iter().map(|d| d.completed_plays).sum(),
             skew_median_twice_nanos,
@@ -167,8 +225,15 @@ pub fn engagement(viewing: &[Viewing], flags: &[AccountFlag], calendar: &Calenda
                 .map(|e| &e.subscriber_id)
                 .collect::<BTreeSet<_>>()
                 .len() as i64,
-            bot_days: impossible.iter().filter(|(s, d)| in_week(*d) && !flagged.contains(s)).count() as i64,
+            bot_days: impossible
+                .iter()
+                .filter(|(s, d)| in_week(*d) && !flagged.contains(s))
+                .count() as i64,
         });
     }
-    EngagementOracle { daily, weekly, conflicting_duplicates }
+    EngagementOracle {
+        daily,
+        weekly,
+        conflicting_duplicates,
+    }
 }

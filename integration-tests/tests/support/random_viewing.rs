@@ -30,7 +30,9 @@ impl RandomViewing {
 pub fn generate(seed: u64, calendar: &Calendar) -> RandomViewing {
     let mut rng = StdRng::seed_from_u64(seed);
     // Around the 2026 daylight-saving changes, or an ordinary week.
-    let base = *["2026-03-06", "2026-10-29", "2026-06-15", "2026-12-28"].choose(&mut rng).unwrap();
+    let base = *["2026-03-06", "2026-10-29", "2026-06-15", "2026-12-28"]
+        .choose(&mut rng)
+        .unwrap();
     let base = Day::parse(base).unwrap();
     let subscribers = rng.random_range(1..=8);
     let mut viewing = Vec::new();
@@ -48,7 +50,13 @@ pub fn generate(seed: u64, calendar: &Calendar) -> RandomViewing {
             };
             let marathon = rng.random_bool(0.05);
             let bot = rng.random_bool(0.05);
-            let events = if marathon { 100 } else if bot { 30 } else { rng.random_range(1..=12) };
+            let events = if marathon {
+                100
+            } else if bot {
+                30
+            } else {
+                rng.random_range(1..=12)
+            };
             for _ in 0..events {
                 next_id += 1;
                 let duration = *[600i64, 1200, 3600].choose(&mut rng).unwrap();
@@ -61,7 +69,13 @@ pub fn generate(seed: u64, calendar: &Calendar) -> RandomViewing {
                 } else {
                     rng.random_range(1..=600)
                 };
-                let event_time = Instant(time + if rng.random_bool(0.2) { rng.random_range(0..SECOND) } else { 0 });
+                let event_time = Instant(
+                    time + if rng.random_bool(0.2) {
+                        rng.random_range(0..SECOND)
+                    } else {
+                        0
+                    },
+                );
                 let event = Viewing {
                     event_id: format!("e{next_id:06}").into(),
                     event_time,
@@ -87,7 +101,9 @@ pub fn generate(seed: u64, calendar: &Calendar) -> RandomViewing {
                 let gap = if marathon {
                     20 * 60
                 } else {
-                    *[0i64, 60, 600, 1799, 1800, 1800, 1801, 3600, 7200].choose(&mut rng).unwrap()
+                    *[0i64, 60, 600, 1799, 1800, 1800, 1801, 3600, 7200]
+                        .choose(&mut rng)
+                        .unwrap()
                 };
                 time += gap * SECOND;
             }
