@@ -36,32 +36,37 @@ def main() -> None:
                    schema_version: 'JSON'}});
 
     CREATE TABLE viewing AS
-    WITH valid AS (
-        SELECT event_id, subscriber_id, content_id,
-               event_time::TIMESTAMPTZ AS at,
-               CASE WHEN received_at IS NOT NULL THEN received_at::TIMESTAMPTZ END AS received,
-               watch_seconds::DOUBLE AS watch, position_seconds::DOUBLE AS position,
-               duration_seconds::DOUBLE AS duration
+    WITH typed AS (
+        -- try_cast: the regular expressions let through values no timestamp
+        -- has (month 13), and a cast that fails would stop the whole query.
+        SELECT *, try_cast(event_time AS TIMESTAMPTZ) AS event_at,
+               try_cast(received_at AS TIMESTAMPTZ) AS received,
+               try_cast(watch_seconds AS DOUBLE) AS watch, try_cast(position_seconds AS DOUBLE) AS position,
+               try_cast(duration_seconds AS DOUBLE) AS duration,
+               try_cast(schema_version AS BIGINT) AS schema
         FROM raw_viewing
+    ), valid AS (
+        SELECT event_id, subscriber_id, content_id, event_at, received, watch, position, duration
+        FROM typed
         WHERE length(event_id) BETWEEN 1 AND 128 AND length(subscriber_id) BETWEEN 1 AND 128
           AND length(device_id) BETWEEN 1 AND 128 AND length(content_id) BETWEEN 1 AND 128
-          AND regexp_matches(event_time, {rfc3339})
-          AND (received_at IS NULL OR regexp_matches(received_at, {rfc3339}))
+          AND regexp_matches(event_time, {rfc3339}) AND event_at IS NOT NULL
+          AND (received_at IS NULL OR (regexp_matches(received_at, {rfc3339}) AND received IS NOT NULL))
           AND json_type(watch_seconds) IN {number} AND json_type(position_seconds) IN {number}
           AND json_type(duration_seconds) IN {number}
-          AND watch_seconds::DOUBLE BETWEEN 0 AND 3600 AND position_seconds::DOUBLE >= 0
-          AND duration_seconds::DOUBLE > 0
-          AND (schema_version IS NULL OR schema_version::BIGINT <= 1)
+          AND watch BETWEEN 0 AND 3600 AND position >= 0 AND duration > 0
+          AND (schema_version IS NULL OR schema <= 1)
     )
-    SELECT *, timezone('America/Chicago', at)::DATE AS day FROM valid
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY at, subscriber_id, content_id, watch) = 1;
+    SELECT *, timezone('America/Chicago', event_at)::DATE AS day FROM valid
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_at, subscriber_id, content_id, watch) = 1;
 
     CREATE TABLE flagged AS
     SELECT DISTINCT subscriber_id FROM read_json('{source}/account_flags.jsonl',
         format = 'newline_delimited', ignore_errors = true,
         columns = {{event_id: 'VARCHAR', event_time: 'VARCHAR', subscriber_id: 'VARCHAR', flag: 'VARCHAR'}})
     WHERE flag IN ('bot', 'spam', 'fraud', 'test') AND length(event_id) BETWEEN 1 AND 128
-      AND regexp_matches(event_time, {rfc3339});
+      AND length(subscriber_id) BETWEEN 1 AND 128
+      AND regexp_matches(event_time, {rfc3339}) AND try_cast(event_time AS TIMESTAMPTZ) IS NOT NULL;
 
     CREATE TABLE bot_day AS
     SELECT subscriber_id, day FROM viewing WHERE subscriber_id NOT IN (SELECT subscriber_id FROM flagged)
@@ -79,18 +84,18 @@ def main() -> None:
 
     CREATE TABLE session_start AS
     WITH marked AS (
-        SELECT *, coalesce(epoch(at) - epoch(lag(at) OVER by_time) > 1800, true) AS starts
-        FROM counted WINDOW by_time AS (PARTITION BY subscriber_id ORDER BY at, event_id)
+        SELECT *, coalesce(epoch(event_at) - epoch(lag(event_at) OVER by_time) > 1800, true) AS starts
+        FROM counted WINDOW by_time AS (PARTITION BY subscriber_id ORDER BY event_at, event_id)
     ), numbered AS (
-        SELECT *, sum(starts::INT) OVER (PARTITION BY subscriber_id ORDER BY at, event_id
+        SELECT *, sum(starts::INT) OVER (PARTITION BY subscriber_id ORDER BY event_at, event_id
                                          ROWS UNBOUNDED PRECEDING) AS session
         FROM marked
     ), sessions AS (
-        SELECT subscriber_id, session, arg_min(day, (at, event_id)) AS day, sum(watch) AS watch
+        SELECT subscriber_id, session, arg_min(day, (event_at, event_id)) AS day, sum(watch) AS watch
         FROM numbered GROUP BY subscriber_id, session
     ), plays AS (
         SELECT subscriber_id, session,
-               (max(position) >= 0.9 * arg_max(duration, (at, event_id)))::INT AS completed
+               (max(position) >= 0.9 * arg_max(duration, (event_at, event_id)))::INT AS completed
         FROM numbered GROUP BY subscriber_id, session, content_id
     ), per_session AS (
         SELECT s.day, s.watch, count(*) AS plays, sum(p.completed) AS completed
@@ -125,7 +130,7 @@ def main() -> None:
             (SELECT sum(hours_watched) FROM daily d WHERE d.day BETWEEN w.week AND w.week + 6) AS hours_watched,
             (SELECT sum(completed_plays) / nullif(sum(plays), 0) FROM daily d
               WHERE d.day BETWEEN w.week AND w.week + 6) AS completion_rate,
-            (SELECT median(epoch(received) - epoch(at)) FROM counted x
+            (SELECT median(epoch(received) - epoch(event_at)) FROM counted x
               WHERE x.day BETWEEN w.week AND w.week + 6) AS skew_median_seconds,
             (SELECT count(DISTINCT subscriber_id) FROM viewing v
               WHERE v.day BETWEEN w.week AND w.week + 6
