@@ -1,0 +1,304 @@
+//! The `streamflix` binary as a user runs it: `generate`, `replay`, `demo`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the binary with `args`, without the environment variables that
+/// would change its defaults.
+fn streamflix(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_streamflix"))
+        .args(args)
+        .env_remove("STREAMFLIX_WORKERS")
+        .env_remove("STREAMFLIX_TIME_ZONE")
+        .env_remove("STREAMFLIX_LOG")
+        .output()
+        .expect("the streamflix binary runs")
+}
+
+/// Runs the binary and insists that it succeeds.
+fn succeed(args: &[&str]) -> Output {
+    let output = streamflix(args);
+    assert!(
+        output.status.success(),
+        "streamflix {} failed with {}:\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Every file of a directory, by name.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("cannot list {}: {error}", dir.display()))
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn generate(out: &Path, seed: u64, subscribers: u64, days: u32) {
+    succeed(&[
+        "generate",
+        "--out",
+        path(out),
+        "--seed",
+        &seed.to_string(),
+        "--subscribers",
+        &subscribers.to_string(),
+        "--days",
+        &days.to_string(),
+    ]);
+}
+
+const TABLES: [&str; 4] = [
+    "engagement_daily",
+    "engagement_weekly",
+    "checks",
+    "data_quality",
+];
+
+#[test]
+fn generate_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    generate(&a, 7, 120, 7);
+    generate(&b, 7, 120, 7);
+    generate(&c, 8, 120, 7);
+    let (a, b, c) = (files(&a), files(&b), files(&c));
+    assert_eq!(
+        a.len(),
+        14,
+        "one file per feed: {:?}",
+        a.keys().collect::<Vec<_>>()
+    );
+    assert!(a.keys().all(|name| name.ends_with(".jsonl")));
+    assert!(a["viewing.jsonl"].len() > 10_000, "too little viewing");
+    for (name, bytes) in &a {
+        assert!(
+            b[name] == *bytes,
+            "{name} differs between two runs with the same seed"
+        );
+    }
+    assert_eq!(a.len(), b.len());
+    assert!(
+        a["viewing.jsonl"] != c["viewing.jsonl"],
+        "another seed gives other viewing"
+    );
+}
+
+#[test]
+fn replay_gives_the_same_tables_for_any_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    generate(&input, 3, 150, 10);
+    let mut outputs = Vec::new();
+    for workers in ["1", "3"] {
+        let out = dir.path().join(format!("out-{workers}"));
+        let output = succeed(&[
+            "replay",
+            "--input",
+            path(&input),
+            "--out",
+            path(&out),
+            "-w",
+            workers,
+            "--quiet",
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(stderr.contains("replay finished"), "{stderr}");
+        assert!(stderr.contains("dead letters"), "{stderr}");
+        outputs.push(files(&out));
+    }
+    let (one, three) = (&outputs[0], &outputs[1]);
+    let mut expected: Vec<String> = TABLES.iter().map(|table| format!("{table}.csv")).collect();
+    expected.push("dead_letters.jsonl".into());
+    expected.sort();
+    assert_eq!(one.keys().cloned().collect::<Vec<_>>(), expected);
+    let daily = String::from_utf8_lossy(&one["engagement_daily.csv"]).into_owned();
+    assert!(
+        daily.lines().count() >= 11,
+        "ten days and a header at least:\n{daily}"
+    );
+    assert!(
+        !one["dead_letters.jsonl"].is_empty(),
+        "generated data has malformed lines"
+    );
+    for (name, bytes) in one {
+        assert!(
+            three[name] == *bytes,
+            "{name} differs between -w 1 and -w 3"
+        );
+    }
+}
+
+#[test]
+fn demo_prints_the_weekly_table_and_where_the_tables_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let output = succeed(&[
+        "demo",
+        "--dir",
+        path(&demo),
+        "--subscribers",
+        "200",
+        "--days",
+        "14",
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let out = demo.join("out");
+    assert!(stdout.contains("engagement_weekly"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("All tables are in {}", out.display())),
+        "{stdout}"
+    );
+    // The printed table is the written one: its header, then one line per week.
+    let header = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("week "))
+        .unwrap_or_else(|| panic!("no table header in:\n{stdout}"));
+    let printed: Vec<&str> = header.split_whitespace().collect();
+    let csv = std::fs::read_to_string(out.join("engagement_weekly.csv")).unwrap();
+    let mut lines = csv.lines();
+    let columns: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(printed, columns);
+    let weeks: Vec<&str> = lines.map(|line| line.split(',').next().unwrap()).collect();
+    assert!(
+        weeks.len() >= 2,
+        "14 days from a Monday span two weeks at least: {weeks:?}"
+    );
+    for week in weeks {
+        let row = stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(week))
+            .unwrap_or_else(|| panic!("week {week} not printed:\n{stdout}"));
+        let wau = csv
+            .lines()
+            .find(|line| line.starts_with(week))
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap();
+        assert_eq!(row.split_whitespace().nth(1), Some(wau), "{row}");
+    }
+    for table in TABLES {
+        assert!(
+            out.join(format!("{table}.csv")).is_file(),
+            "{table}.csv missing"
+        );
+    }
+    assert!(demo.join("input").join("viewing.jsonl").is_file());
+}
+
+#[test]
+fn an_unknown_time_zone_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = streamflix(&[
+        "replay",
+        "--input",
+        path(dir.path()),
+        "--out",
+        path(&out),
+        "--time-zone",
+        "Mars/Olympus_Mons",
+    ]);
+    assert!(!output.status.success(), "an unknown time zone must fail");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown time zone"), "{stderr}");
+    assert!(stderr.contains("Mars/Olympus_Mons"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists(), "nothing is written");
+}
+
+#[test]
+fn a_missing_input_directory_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("no-such-dir");
+    let output = streamflix(&[
+        "replay",
+        "--input",
+        path(&input),
+        "--out",
+        path(&dir.path().join("out")),
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(path(&input)), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_bad_start_date_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = streamflix(&[
+        "generate",
+        "--out",
+        path(dir.path()),
+        "--start",
+        "2026-13-01",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--start 2026-13-01"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn parquet_and_arrow_formats_write_those_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    generate(&input, 5, 60, 7);
+    let out = dir.path().join("out");
+    succeed(&[
+        "replay",
+        "--input",
+        path(&input),
+        "--out",
+        path(&out),
+        "--format",
+        "parquet",
+        "--format",
+        "arrow",
+        "-w",
+        "2",
+        "--quiet",
+    ]);
+    let written = files(&out);
+    for table in TABLES {
+        let parquet = &written[&format!("{table}.parquet")];
+        assert!(
+            parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"),
+            "{table}.parquet is not Parquet"
+        );
+        let arrow = &written[&format!("{table}.arrow")];
+        assert!(
+            arrow.starts_with(b"ARROW1") && arrow.ends_with(b"ARROW1"),
+            "{table}.arrow is not an Arrow IPC file"
+        );
+    }
+    // Naming formats replaces the default CSV; dead letters are always JSONL.
+    assert!(
+        written.keys().all(|name| !name.ends_with(".csv")),
+        "{:?}",
+        written.keys()
+    );
+    assert!(written.contains_key("dead_letters.jsonl"));
+    assert_eq!(written.len(), 2 * TABLES.len() + 1, "{:?}", written.keys());
+}
