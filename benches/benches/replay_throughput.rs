@@ -1151,7 +1151,7 @@ impl Report<'_> {
         );
         let _ = writeln!(
             md,
-            "Machine: {}, {} cores, {:.1} GiB. ",
+            "Machine: {}, {} cores, {:.1} GiB.\n",
             self.machine.cpu, self.machine.cores, self.machine.memory_gb
         );
         let _ = writeln!(
