@@ -302,3 +302,80 @@ fn parquet_and_arrow_formats_write_those_files() {
     assert!(written.contains_key("dead_letters.jsonl"));
     assert_eq!(written.len(), 2 * TABLES.len() + 1, "{:?}", written.keys());
 }
+
+/// Two free local ports for a two-process cluster.
+fn free_ports() -> [u16; 2] {
+    let listeners = [
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+    ];
+    listeners.map(|listener| listener.local_addr().unwrap().port())
+}
+
+/// `-n 2`: two processes share the work; no process may write a table
+/// that differs from the single-process one (a user may well point both
+/// at the same `--out`).
+#[test]
+fn two_processes_write_no_table_that_differs_from_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    generate(&input, 9, 100, 7);
+    let single = dir.path().join("single");
+    succeed(&[
+        "replay",
+        "--input",
+        path(&input),
+        "--out",
+        path(&single),
+        "-w",
+        "2",
+        "--quiet",
+    ]);
+    let expected = files(&single);
+
+    let hostfile = dir.path().join("hosts");
+    let [a, b] = free_ports();
+    std::fs::write(&hostfile, format!("127.0.0.1:{a}\n127.0.0.1:{b}\n")).unwrap();
+    let processes: Vec<_> = ["0", "1"]
+        .into_iter()
+        .map(|process| {
+            let out = dir.path().join(format!("out-{process}"));
+            let child = Command::new(env!("CARGO_BIN_EXE_streamflix"))
+                .args([
+                    "replay",
+                    "--input",
+                    path(&input),
+                    "--out",
+                    path(&out),
+                    "-w",
+                    "1",
+                    "-n",
+                    "2",
+                ])
+                .args(["-p", process, "--hostfile", path(&hostfile), "--quiet"])
+                .env_remove("STREAMFLIX_WORKERS")
+                .env_remove("STREAMFLIX_TIME_ZONE")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the streamflix binary starts");
+            (out, child)
+        })
+        .collect();
+    for (out, child) in processes {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for (name, bytes) in files(&out) {
+            assert!(
+                expected[&name] == bytes,
+                "{name} written by the process with --out {} differs from the single-process table:\n{}",
+                out.display(),
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+}

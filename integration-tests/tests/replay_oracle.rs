@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, replay};
 use streamflix_generator::{Faults, GenerateSummary, GeneratorConfig, generate};
@@ -174,6 +175,26 @@ fn replay_equals_the_oracle_across_the_end_of_daylight_saving() {
     replay_equals_oracle(input.path(), &generated, &expected);
 }
 
+/// Days, weeks and sessions follow the configured business time zone:
+/// here one with a half-hour offset, and one whose daylight saving ends a
+/// week before Chicago's.
+#[test]
+fn replay_equals_the_oracle_in_other_time_zones() {
+    let (input, generated) = generated(120, 14, 5, "2026-10-19");
+    for zone in ["Asia/Kolkata", "Europe/London"] {
+        let calendar = Calendar::new(zone).unwrap();
+        let expected = expected(input.path(), &calendar);
+        let out = tempfile::tempdir().unwrap();
+        let mut options = ReplayOptions::new(input.path(), out.path());
+        options.settings.calendar = calendar;
+        let summary = replay(&options).expect("replay succeeds");
+        for name in TABLE_FILES {
+            assert_file_eq(out.path(), name, &expected.files[name], zone);
+        }
+        check_read_counts(&summary, &generated, zone);
+    }
+}
+
 /// The generated data is not a trivial case: some weeks exclude flagged
 /// subscribers and count impossible days, so the comparison covers those
 /// rules too.
@@ -186,4 +207,44 @@ fn assert_weeks_hold_exclusions_and_bot_days(expected: &Expected) {
     let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
     assert!(rows.iter().any(|row| row[excluded] != "0"), "{weekly}");
     assert!(rows.iter().any(|row| row[bots] != "0"), "{weekly}");
+}
+
+/// With a restatement horizon longer than any lateness in the generated
+/// data, every record is either counted or refused as `beyond_retention`:
+/// nothing is left out silently, and the worker count does not matter.
+#[test]
+fn replay_with_a_retention_counts_every_record_or_refuses_it() {
+    let (input, _) = generated(300, 21, 11, "2026-10-05");
+    let calendar = Calendar::central();
+    let expected = expected(input.path(), &calendar);
+    let mut written = Vec::new();
+    for workers in [1, 2] {
+        let out = tempfile::tempdir().unwrap();
+        let mut options = ReplayOptions::new(input.path(), out.path());
+        options.cluster = ClusterArgs::single(workers);
+        options.settings.retention = Some(Retention {
+            days: 5,
+            calendar: calendar.clone(),
+        });
+        let summary = replay(&options).expect("replay succeeds");
+        let refused: u64 = summary
+            .dead_letters
+            .iter()
+            .filter(|((_, kind), _)| kind == "beyond_retention")
+            .map(|(_, count)| count)
+            .sum();
+        if refused == 0 {
+            let context = format!("--retention-days 5, {workers} worker(s), no record refused");
+            for name in TABLE_FILES {
+                assert_file_eq(out.path(), name, &expected.files[name], &context);
+            }
+        }
+        written.push(TABLE_FILES.map(|name| std::fs::read(out.path().join(name)).unwrap()));
+    }
+    for (i, name) in TABLE_FILES.iter().enumerate() {
+        assert!(
+            written[0][i] == written[1][i],
+            "--retention-days 5: {name} differs between 1 and 2 workers"
+        );
+    }
 }
