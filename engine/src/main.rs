@@ -133,8 +133,14 @@ fn main() -> Result<()> {
             }
         }
         Command::Replay { input, out, common } => {
+            let process = common.cluster.process;
             let summary = replay(&common.options(input, out)?)?;
             print_summary(&summary);
+            if process != 0 {
+                eprintln!(
+                    "  (process {process}: outputs gather on process 0, which writes the tables)"
+                );
+            }
         }
         Command::Demo {
             dir,

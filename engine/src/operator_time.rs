@@ -33,7 +33,9 @@ impl OperatorTime {
                 "timely",
                 move |_time: &Duration, events: &mut Option<Vec<(Duration, TimelyEvent)>>| {
                     let Some(events) = events else { return };
-                    let mut totals = totals.lock().expect("no thread panics while holding the totals");
+                    let mut totals = totals
+                        .lock()
+                        .expect("no thread panics while holding the totals");
                     for (at, event) in events.iter() {
                         match event {
                             TimelyEvent::Operates(operator) => {
@@ -45,8 +47,12 @@ impl OperatorTime {
                                 }
                                 StartStop::Stop => {
                                     if let Some(start) = started.remove(&schedule.id) {
-                                        let name = names.get(&schedule.id).cloned().unwrap_or_else(|| format!("#{}", schedule.id));
-                                        *totals.entry(name).or_default() += at.saturating_sub(start);
+                                        let name = names
+                                            .get(&schedule.id)
+                                            .cloned()
+                                            .unwrap_or_else(|| format!("#{}", schedule.id));
+                                        *totals.entry(name).or_default() +=
+                                            at.saturating_sub(start);
                                     }
                                 }
                             },
@@ -61,8 +67,14 @@ impl OperatorTime {
     /// The `count` costliest operators, most expensive first. Nested
     /// operators count inside the region or loop that holds them too.
     pub fn top(&self, count: usize) -> Vec<(String, Duration)> {
-        let totals = self.0.lock().expect("no thread panics while holding the totals");
-        let mut rows: Vec<(String, Duration)> = totals.iter().map(|(name, time)| (name.clone(), *time)).collect();
+        let totals = self
+            .0
+            .lock()
+            .expect("no thread panics while holding the totals");
+        let mut rows: Vec<(String, Duration)> = totals
+            .iter()
+            .map(|(name, time)| (name.clone(), *time))
+            .collect();
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         rows.truncate(count);
         rows

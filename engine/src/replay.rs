@@ -2,8 +2,10 @@
 //!
 //! Each worker reads its own share of every `<feed>.jsonl` (byte ranges cut
 //! at line starts), decodes it, and hands records and dead letters to the
-//! dataflow in batches; after each batch the epoch advances, so memory stays
-//! bounded by a batch rather than by the input. When the input is
+//! dataflow in batches; after each batch the epoch advances and the workers
+//! process it before reading on, so decoded records in flight are bounded by
+//! a batch. The dataflow's own state holds every record unless a retention
+//! is set (see `clock`). When the input is
 //! exhausted the latest figures of every table, complete or not, are
 //! written to `OUT/<table>.csv`, and dead letters to
 //! `OUT/dead_letters.jsonl`.
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use streamflix_connectors::files::{Share, ShareReader, feed_path};
 use streamflix_connectors::sinks::{write_arrow_ipc_file, write_csv_file, write_parquet_file};
+use streamflix_model::records::Record;
 use streamflix_model::table::Table;
 use streamflix_model::{Calendar, Feed};
 
@@ -26,8 +29,33 @@ pub use crate::error::EngineError as ReplayError;
 use crate::operator_time::OperatorTime;
 use crate::output::{DeadLetterRow, OutputStore};
 
-/// How many records a worker hands in before it advances the epoch.
-pub const DEFAULT_BATCH_RECORDS: usize = 200_000;
+/// Files have no arrival order, so replay decides one: every other feed
+/// first, the viewing last, and only the viewing moves the watermark. Flags
+/// and reference rows are then in place before any period could freeze
+/// under a retention, and the result does not depend on the number of
+/// workers.
+const READ_ORDER: [Feed; 14] = [
+    Feed::AccountFlags,
+    Feed::Subscriptions,
+    Feed::Billing,
+    Feed::AdRevenue,
+    Feed::ContentCosts,
+    Feed::OperationalCosts,
+    Feed::ExperimentAssignments,
+    Feed::PaymentSettlements,
+    Feed::PlanCatalog,
+    Feed::ContentCatalog,
+    Feed::Devices,
+    Feed::FxRates,
+    Feed::FinanceGl,
+    Feed::Viewing,
+];
+
+/// How many records a worker hands in before it advances the epoch. Larger
+/// batches recompute fewer subscriber-days twice (measured on 3.2M
+/// records: 1M per batch took 18% less CPU than 200k, for 15% more peak
+/// memory).
+pub const DEFAULT_BATCH_RECORDS: usize = 1_000_000;
 
 #[derive(Clone, Debug)]
 pub struct ReplayOptions {
@@ -123,7 +151,7 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
         let mut read_here = BTreeMap::new();
         let (mut records, mut dead_letters) = (Vec::with_capacity(batch), Vec::new());
         let source_name = |feed: Feed| format!("{}.jsonl", feed.name());
-        for feed in Feed::ALL {
+        for feed in READ_ORDER {
             let path = feed_path(&input, feed);
             let mut reader =
                 ShareReader::open(&input, feed, share).map_err(|source| ReplayError::Read {
@@ -143,8 +171,8 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
                 }
                 worker_progress.inc(reader.offset() - before);
                 for (line, record) in records.drain(..) {
-                    if let Some(time) = record.event_time() {
-                        clock.observe(time);
+                    if let Record::Viewing(event) = &record {
+                        clock.observe(event.event_time);
                     }
                     match admit(&settings, &record, clock.epoch()) {
                         Ok(()) => inputs.insert(record),
@@ -195,12 +223,21 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
 }
 
 /// Runs every pipeline over `input` and writes the tables and dead letters.
+/// In a cluster of processes only process 0 (which holds worker 0, where
+/// outputs gather) writes; the others return with nothing written.
 pub fn replay(options: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let run = run(options)?;
     std::fs::create_dir_all(&options.out).map_err(|source| ReplayError::Write {
         path: options.out.clone(),
         source,
     })?;
+    if options.cluster.process != 0 {
+        return Ok(ReplaySummary {
+            read: run.read,
+            elapsed: run.elapsed,
+            ..ReplaySummary::default()
+        });
+    }
     let mut summary = ReplaySummary {
         read: run.read.clone(),
         elapsed: run.elapsed,
