@@ -32,8 +32,8 @@ use crate::retention::retire;
 use crate::rolling::rolling_window_ends;
 use crate::sessions::{Edges, SessionParts, sessions};
 use crate::split::split;
-use crate::subscriber_day::{Piece, 
-    ContentKey, DayInput, DayOutput, Heartbeat, SubscriberDay, subscriber_days,
+use crate::subscriber_day::{
+    ContentKey, DayInput, DayOutput, Heartbeat, Piece, SubscriberDay, subscriber_days,
 };
 
 /// Microseconds in an hour, a minute.
@@ -255,13 +255,30 @@ pub fn engagement<'s, T: Time>(
         }
         parts.push(DayPart::Fact(day, DayFact::Watch, summary.watch));
         if summary.inner.sessions > 0 {
-            parts.push(DayPart::Fact(day, DayFact::Sessions, summary.inner.sessions));
-            parts.push(DayPart::Fact(day, DayFact::SessionWatch, summary.inner.watch));
+            parts.push(DayPart::Fact(
+                day,
+                DayFact::Sessions,
+                summary.inner.sessions,
+            ));
+            parts.push(DayPart::Fact(
+                day,
+                DayFact::SessionWatch,
+                summary.inner.watch,
+            ));
             parts.push(DayPart::Fact(day, DayFact::Plays, summary.inner.plays));
-            parts.push(DayPart::Fact(day, DayFact::Completed, summary.inner.completed));
+            parts.push(DayPart::Fact(
+                day,
+                DayFact::Completed,
+                summary.inner.completed,
+            ));
         }
         let week = day.week();
-        parts.extend(summary.skews.iter().map(|(skew, count)| DayPart::Skew(week, *skew, *count)));
+        parts.extend(
+            summary
+                .skews
+                .iter()
+                .map(|(skew, count)| DayPart::Skew(week, *skew, *count)),
+        );
         parts.push(DayPart::Edges((subscriber, day), Edges::of(&summary)));
         if let Some(last) = summary.last {
             parts.push(DayPart::Last((subscriber, day), last));
@@ -269,9 +286,10 @@ pub fn engagement<'s, T: Time>(
         parts.push(DayPart::First((subscriber, day), summary.first));
         parts
     });
-    let [seen, facts, active, skews, edges, firsts, lasts]: [_; 7] = split(parts, 7, DayPart::route)
-        .try_into()
-        .unwrap_or_else(|_| unreachable!("split returns as many collections as asked"));
+    let [seen, facts, active, skews, edges, firsts, lasts]: [_; 7] =
+        split(parts, 7, DayPart::route)
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("split returns as many collections as asked"));
 
     // Rows exist for every day from the first to the last valid event,
     // before any exclusion, and for every week holding one of those days.
@@ -279,11 +297,16 @@ pub fn engagement<'s, T: Time>(
         .flat_map(|part| part.seen())
         .concat(excluded_days.clone().map(|(day, _)| day))
         .map(|day| ((), day))
-        .reduce_named("DayRange", |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
-            output.push(((*days[0].0, *days[days.len() - 1].0), 1));
-        })
+        .reduce_named(
+            "DayRange",
+            |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
+                output.push(((*days[0].0, *days[days.len() - 1].0), 1));
+            },
+        )
         .flat_map(|((), (first, last))| (first.0..=last.0).map(Day));
-    let excluded_weeks = excluded_days.map(|(day, subscriber)| (day.week(), subscriber)).distinct();
+    let excluded_weeks = excluded_days
+        .map(|(day, subscriber)| (day.week(), subscriber))
+        .distinct();
 
     let day_parts = facts.flat_map(|part| match part {
         DayPart::Fact(day, fact, amount) => Some((day, fact, amount)),

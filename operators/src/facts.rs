@@ -26,7 +26,7 @@ where
     F: ExchangeData,
 {
     contributions
-        .explode(|(key, fact, amount)| (amount != 0).then(|| ((key, fact), amount as isize)))
+        .explode(|(key, fact, amount)| (amount != 0).then_some(((key, fact), amount as isize)))
 }
 
 /// Builds at most one row per key from the key's fact totals.

@@ -38,33 +38,43 @@ pub fn rolling_window_ends<'s, T: Time>(
     let own = active.map(move |(day, subscriber)| ((subscriber, block_of(day)), Cover::Own(day)));
     let carried = own
         .clone()
-        .reduce_named("LastActiveDayOfBlock", |_key, days: &[(&Cover, isize)], output: &mut Vec<(Day, isize)>| {
-            if let Cover::Own(last) = days[days.len() - 1].0 {
-                output.push((*last, 1));
-            }
-        })
+        .reduce_named(
+            "LastActiveDayOfBlock",
+            |_key, days: &[(&Cover, isize)], output: &mut Vec<(Day, isize)>| {
+                if let Cover::Own(last) = days[days.len() - 1].0 {
+                    output.push((*last, 1));
+                }
+            },
+        )
         .map(|((subscriber, block), last)| ((subscriber, block + 1), Cover::Carried(last)));
     // The covered ends of a block travel as one bit mask per (subscriber,
     // block), which keeps the reduction's output arrangement small.
     own.concat(carried)
-        .reduce_named("WindowEndsOfBlock", move |(_subscriber, block), covers: &[(&Cover, isize)], output: &mut Vec<(u64, isize)>| {
-            let first = block * width;
-            let mut mask = 0u64;
-            for (cover, _) in covers {
-                let day = match cover {
-                    Cover::Carried(day) | Cover::Own(day) => day.0,
-                };
-                // Ends day ..= day + width - 1, clipped to this block.
-                let from = (day - first).max(0);
-                let to = (day - first + width - 1).min(width - 1);
-                for offset in from..=to {
-                    mask |= 1 << offset;
+        .reduce_named(
+            "WindowEndsOfBlock",
+            move |(_subscriber, block),
+                  covers: &[(&Cover, isize)],
+                  output: &mut Vec<(u64, isize)>| {
+                let first = block * width;
+                let mut mask = 0u64;
+                for (cover, _) in covers {
+                    let day = match cover {
+                        Cover::Carried(day) | Cover::Own(day) => day.0,
+                    };
+                    // Ends day ..= day + width - 1, clipped to this block.
+                    let from = (day - first).max(0);
+                    let to = (day - first + width - 1).min(width - 1);
+                    for offset in from..=to {
+                        mask |= 1 << offset;
+                    }
                 }
-            }
-            output.push((mask, 1));
-        })
+                output.push((mask, 1));
+            },
+        )
         .flat_map(move |((_subscriber, block), mask)| {
-            (0..width).filter(move |offset| mask & (1 << offset) != 0).map(move |offset| Day(block * width + offset))
+            (0..width)
+                .filter(move |offset| mask & (1 << offset) != 0)
+                .map(move |offset| Day(block * width + offset))
         })
 }
 

@@ -63,8 +63,14 @@ pub struct SessionParts<'s, T: Time> {
 
 /// The sessions that the first and last pieces of days make up: `(day the
 /// session started, its figures)`, one record per session.
-pub fn sessions<'s, T: Time>(parts: SessionParts<'s, T>) -> VecCollection<'s, T, (Day, SessionTotals)> {
-    let SessionParts { edges, firsts, lasts } = parts;
+pub fn sessions<'s, T: Time>(
+    parts: SessionParts<'s, T>,
+) -> VecCollection<'s, T, (Day, SessionTotals)> {
+    let SessionParts {
+        edges,
+        firsts,
+        lasts,
+    } = parts;
     let previous = edges.clone().map(|((subscriber, day), edges)| {
         (
             (subscriber, day.plus(1)),
@@ -109,7 +115,7 @@ pub fn sessions<'s, T: Time>(parts: SessionParts<'s, T>) -> VecCollection<'s, T,
         .map(|((subscriber, day), piece)| ((subscriber, (piece.start, day)), piece));
     let closing = lasts.map(|((subscriber, day), piece)| ((subscriber, (piece.start, day)), piece));
 
-    let stitched = opening
+    opening
         .concat(continued)
         .concat(closing)
         .reduce_named(
@@ -122,8 +128,7 @@ pub fn sessions<'s, T: Time>(parts: SessionParts<'s, T>) -> VecCollection<'s, T,
                 output.push((session.totals(), 1));
             },
         )
-        .map(|((_subscriber, (_start, day)), totals)| (day, totals));
-    stitched
+        .map(|((_subscriber, (_start, day)), totals)| (day, totals))
 }
 
 /// `semijoin` for a collection of bare keys.

@@ -13,7 +13,11 @@ use crate::Time;
 
 /// Splits `records` into `parts` collections; `route` names the
 /// collection (below `parts`) each record goes to.
-pub fn split<'s, T, D, F>(records: VecCollection<'s, T, D>, parts: u64, route: F) -> Vec<VecCollection<'s, T, D>>
+pub fn split<'s, T, D, F>(
+    records: VecCollection<'s, T, D>,
+    parts: u64,
+    route: F,
+) -> Vec<VecCollection<'s, T, D>>
 where
     T: Time,
     D: Data,
@@ -21,9 +25,10 @@ where
 {
     records
         .inner
-        .partition::<CapacityContainerBuilder<Vec<(D, T, isize)>>, _, _>(parts, move |(record, time, diff)| {
-            (route(&record), (record, time, diff))
-        })
+        .partition::<CapacityContainerBuilder<Vec<(D, T, isize)>>, _, _>(
+            parts,
+            move |(record, time, diff)| (route(&record), (record, time, diff)),
+        )
         .into_iter()
         .map(|stream| stream.as_collection())
         .collect()

@@ -144,7 +144,10 @@ impl Piece {
         self.end = self.end.max(later.end);
         self.watch += later.watch;
         for play in &later.plays {
-            match self.plays.binary_search_by_key(&play.content, |p| p.content) {
+            match self
+                .plays
+                .binary_search_by_key(&play.content, |p| p.content)
+            {
                 Ok(at) => self.plays[at].absorb(play),
                 Err(at) => self.plays.insert(at, play.clone()),
             }
@@ -220,49 +223,54 @@ pub fn subscriber_days<'s, T: Time>(
     // Scratch space reused across calls: this runs once per subscriber-day.
     let mut by_id: Vec<usize> = Vec::new();
     let mut dropped: Vec<bool> = Vec::new();
-    inputs.reduce_named("SubscriberDay", move |_key, inputs: &[(&DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
-        let beat = |at: usize| match inputs[at].0 {
-            DayInput::Beat(beat) => beat,
-            DayInput::Suppress(_) => unreachable!("suppressions sort first and are skipped"),
-        };
-        let suppressed: HashSet<Fingerprint> = inputs
-            .iter()
-            .map_while(|(input, _)| match input {
-                DayInput::Suppress(event) => Some(*event),
-                DayInput::Beat(_) => None,
-            })
-            .collect();
-        dropped.clear();
-        dropped.resize(inputs.len(), false);
-        by_id.clear();
-        for at in suppressed.len()..inputs.len() {
-            if !suppressed.is_empty() && suppressed.contains(&fingerprint(&beat(at).event_id)) {
-                dropped[at] = true;
-            } else {
-                by_id.push(at);
+    inputs.reduce_named(
+        "SubscriberDay",
+        move |_key, inputs: &[(&DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
+            let beat = |at: usize| match inputs[at].0 {
+                DayInput::Beat(beat) => beat,
+                DayInput::Suppress(_) => unreachable!("suppressions sort first and are skipped"),
+            };
+            let suppressed: HashSet<Fingerprint> = inputs
+                .iter()
+                .map_while(|(input, _)| match input {
+                    DayInput::Suppress(event) => Some(*event),
+                    DayInput::Beat(_) => None,
+                })
+                .collect();
+            dropped.clear();
+            dropped.resize(inputs.len(), false);
+            by_id.clear();
+            for (at, drop) in dropped.iter_mut().enumerate().skip(suppressed.len()) {
+                if !suppressed.is_empty() && suppressed.contains(&fingerprint(&beat(at).event_id)) {
+                    *drop = true;
+                } else {
+                    by_id.push(at);
+                }
             }
-        }
-        // Identical copies arrive as one value; two values with one id are
-        // copies with different payloads: the first in session order stays.
-        by_id.sort_by(|a, b| beat(*a).event_id.cmp(&beat(*b).event_id).then(a.cmp(b)));
-        let mut conflicts = Vec::new();
-        for pair in by_id.windows(2) {
-            if beat(pair[0]).event_id == beat(pair[1]).event_id {
-                dropped[pair[1]] = true;
-                conflicts.push(fingerprint(&beat(pair[1]).event_id));
+            // Identical copies arrive as one value; two values with one id are
+            // copies with different payloads: the first in session order stays.
+            by_id.sort_by(|a, b| beat(*a).event_id.cmp(&beat(*b).event_id).then(a.cmp(b)));
+            let mut conflicts = Vec::new();
+            for pair in by_id.windows(2) {
+                if beat(pair[0]).event_id == beat(pair[1]).event_id {
+                    dropped[pair[1]] = true;
+                    conflicts.push(fingerprint(&beat(pair[1]).event_id));
+                }
             }
-        }
-        if !conflicts.is_empty() {
-            conflicts.sort();
-            conflicts.dedup();
-            output.push((DayOutput::Conflicts(conflicts), 1));
-        }
-        let dropped = &dropped;
-        let kept = (suppressed.len()..inputs.len()).filter(move |at| !dropped[*at]).map(beat);
-        if kept.clone().next().is_some() {
-            output.push((DayOutput::Summary(summarize(kept)), 1));
-        }
-    })
+            if !conflicts.is_empty() {
+                conflicts.sort();
+                conflicts.dedup();
+                output.push((DayOutput::Conflicts(conflicts), 1));
+            }
+            let dropped = &dropped;
+            let kept = (suppressed.len()..inputs.len())
+                .filter(move |at| !dropped[*at])
+                .map(beat);
+            if kept.clone().next().is_some() {
+                output.push((DayOutput::Summary(summarize(kept)), 1));
+            }
+        },
+    )
 }
 
 /// The summary of one subscriber-day's heartbeats, given in session order.

@@ -249,7 +249,11 @@ impl ShareReader {
         records: &mut Vec<(u64, Record)>,
         dead_letters: &mut Vec<DeadLetter>,
     ) -> io::Result<usize> {
-        self.read_batch_with(max_lines, |number, record| records.push((number, record)), dead_letters)
+        self.read_batch_with(
+            max_lines,
+            |number, record| records.push((number, record)),
+            dead_letters,
+        )
     }
 
     fn read_batch_with(
