@@ -27,8 +27,8 @@ pub struct ClusterArgs {
     /// This process's index, 0-based.
     #[arg(short = 'p', long = "process", default_value_t = 0)]
     pub process: usize,
-    /// A file with one `host:port` per process (default: 127.0.0.1 and
-    /// consecutive ports from 2101).
+    /// A file with one `host:port` per process (default: timely's, localhost
+    /// and consecutive ports from 2101).
     #[arg(long = "hostfile")]
     pub hostfile: Option<PathBuf>,
 }
