@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  <feed>.jsonl ──files──┐                       ┌─> Record ──> operators (engine)
-//!  (Kafka, later) ───────┼─> raw bytes ─decode──┤
+//!  streamflix.<feed> ────┼─> raw bytes ─decode──┤
 //!                        │                       └─> DecodeError ─> DeadLetter ─> dead_letter JSONL
 //!                        │                                              └──────> DeadLetterCounts
 //!  engine tables (model::table::Table) ──sinks──> CSV | Parquet | Arrow IPC
@@ -24,14 +24,17 @@
 //! * [`sinks`]: writers for the engine's output tables: CSV, Parquet and
 //!   Arrow IPC files.
 //!
+//! * [`kafka`]: the feed topics (partitions spread over the workers, a
+//!   watermark per partition), dead-letter topics, the snapshot topic and
+//!   loading feed files into topics.
+//!
 //! Each connector owns a folder, with its source and its sink apart and its
-//! tests beside them; Kafka will live in `kafka/` (a source calling
-//! [`decode::decode`] with `topic/partition/offset` positions, and a sink
-//! for tables and dead letters).
+//! tests beside them.
 
 pub mod dead_letter;
 pub mod decode;
 pub mod files;
+pub mod kafka;
 pub mod sinks;
 
 pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterWriter};

@@ -25,6 +25,7 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::worker::Worker;
 
 use std::rc::Rc;
+use streamflix_connectors::kafka::source::PartitionProgress;
 use streamflix_model::records::*;
 
 use streamflix_model::{Calendar, Day, Feed};
@@ -44,6 +45,9 @@ macro_rules! feed_inputs {
         pub struct FeedInputs {
             $(pub $field: InputSession<Epoch, $record, isize>,)*
             pub dead_letters: InputSession<Epoch, DeadLetterRow, isize>,
+            /// What each Kafka partition's reader knows (watermark, idle,
+            /// caught up); replay leaves it empty.
+            pub progress: InputSession<Epoch, PartitionProgress, isize>,
         }
 
         impl FeedInputs {
@@ -59,6 +63,8 @@ macro_rules! feed_inputs {
                 $(self.$field.advance_to(epoch); self.$field.flush();)*
                 self.dead_letters.advance_to(epoch);
                 self.dead_letters.flush();
+                self.progress.advance_to(epoch);
+                self.progress.flush();
             }
 
             pub fn epoch(&self) -> Epoch {
@@ -129,6 +135,7 @@ pub fn build(
         let (fx_rates, _) = scope.new_collection();
         let (finance_gl, _) = scope.new_collection();
         let (dead_letters_in, dead_letters) = scope.new_collection::<DeadLetterRow, isize>();
+        let (progress_in, progress) = scope.new_collection::<PartitionProgress, isize>();
 
         let engagement = engagement(viewing, flags, calendar, retire_at);
         let conflicts = quality_count(
@@ -142,30 +149,48 @@ pub fn build(
             .map(Output::EngagementDaily)
             .concat(engagement.weekly.map(Output::EngagementWeekly))
             .concat(conflicts)
-            .concat(dead_letters.map(Output::DeadLetter));
+            .concat(dead_letters.map(Output::DeadLetter))
+            .concat(progress.map(Output::Progress));
         let (probe, outputs) = outputs.probe();
+        // Updates are held until the frontier passes their epoch, so that
+        // the store always shows the outputs of whole epochs: what the
+        // snapshot publisher reads is a consistent state, never half a batch.
+        let mut pending: Vec<(Output, Epoch, isize)> = Vec::new();
         outputs
             .inner
             .exchange(|_| 0)
-            .sink(Pipeline, "OutputStore", move |(input, _frontier)| {
+            .sink(Pipeline, "OutputStore", move |(input, frontier)| {
+                input.for_each(|_time, updates| pending.append(updates));
+                let frontier = frontier.frontier();
+                let complete = |epoch: &Epoch| !frontier.less_equal(epoch);
+                if !pending.iter().any(|(_, epoch, _)| complete(epoch))
+                    && store_frontier_unchanged(&store, frontier.first().copied())
+                {
+                    return;
+                }
                 let mut store = store
                     .lock()
                     .expect("no thread panics while holding the output store");
-                input.for_each(|_time, updates| {
-                    for (row, epoch, diff) in updates.drain(..) {
-                        // A frozen period keeps its figures: changes after the
-                        // horizon are its inputs being retired, not news.
-                        let frozen = match (&freeze, row.last_day()) {
-                            (Some(retention), Some(last_day)) => {
-                                epoch >= retention.frozen_from(last_day)
-                            }
-                            _ => false,
-                        };
-                        if !frozen {
-                            store.apply(row, diff as i64);
-                        }
+                let mut kept = Vec::with_capacity(pending.len());
+                for (row, epoch, diff) in pending.drain(..) {
+                    if !complete(&epoch) {
+                        kept.push((row, epoch, diff));
+                        continue;
                     }
-                });
+                    // A frozen period keeps its figures: changes after the
+                    // horizon are its inputs being retired, not news.
+                    let frozen = match (&freeze, row.last_day()) {
+                        (Some(retention), Some(last_day)) => {
+                            epoch >= retention.frozen_from(last_day)
+                        }
+                        _ => false,
+                    };
+                    if !frozen {
+                        store.apply(row, diff as i64);
+                    }
+                }
+                pending = kept;
+                store.set_frontier(frontier.first().copied());
             });
 
         let inputs = FeedInputs {
@@ -184,9 +209,17 @@ pub fn build(
             fx_rates,
             finance_gl,
             dead_letters: dead_letters_in,
+            progress: progress_in,
         };
         (inputs, probe)
     })
+}
+
+fn store_frontier_unchanged(store: &SharedStore, frontier: Option<Epoch>) -> bool {
+    store
+        .lock()
+        .map(|store| store.frontier() == frontier)
+        .unwrap_or(true)
 }
 
 /// Steps `worker` until `done()` holds, parking it (instead of spinning)

@@ -11,12 +11,17 @@
 //!   same binary runs as one thread, many threads or many processes.
 //! * [`replay`] runs every pipeline over a directory of JSONL feeds and
 //!   writes the tables: the bounded, batch-like use of the engine.
+//! * [`service`] is `streamflix run`: the long-running service that reads
+//!   the feed topics, keeps every table current and publishes snapshots
+//!   ([`snapshots`]: completeness, publication times, revisions), configured
+//!   by [`config`].
 //! * [`memory`] runs the dataflow over records in memory, for tests.
 //! * [`demo`] renders tables for the terminal.
 //! * [`state_size`] counts the updates held in arrangements.
 
 pub mod clock;
 pub mod cluster;
+pub mod config;
 pub mod dataflow;
 pub mod demo;
 pub mod error;
@@ -24,4 +29,6 @@ pub mod memory;
 pub mod operator_time;
 pub mod output;
 pub mod replay;
+pub mod service;
+pub mod snapshots;
 pub mod state_size;

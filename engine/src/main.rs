@@ -1,13 +1,19 @@
-//! The `streamflix` binary: generate, replay, demo.
+//! The `streamflix` binary: generate, replay, demo, produce, run.
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use streamflix_connectors::kafka::produce::produce_directory;
 use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
+use streamflix_engine::config::ServiceConfig;
 use streamflix_engine::demo::{DemoPaths, render};
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
+use streamflix_engine::service;
 use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Calendar;
 
@@ -65,6 +71,31 @@ enum Command {
         #[command(flatten)]
         common: RunArgs,
     },
+    /// Load the `<feed>.jsonl` files of a directory into their Kafka topics.
+    Produce {
+        /// Directory holding `<feed>.jsonl` files.
+        #[arg(long)]
+        input: PathBuf,
+        /// Service configuration (for the broker, topic names and security).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the long-running service: consume every feed topic, keep every
+    /// table current, publish snapshots. SIGTERM or Ctrl-C stops it cleanly.
+    Run {
+        /// A TOML file over the defaults (see engine/config/default.toml);
+        /// STREAMFLIX_<SECTION>__<KEY> environment variables override both.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Stop once every partition has been read up to where it ended at
+        /// start-up, after publishing what is due.
+        #[arg(long)]
+        until_caught_up: bool,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Print the service's compiled-in default configuration.
+    DefaultConfig,
 }
 
 #[derive(Debug, clap::Args)]
@@ -165,6 +196,65 @@ fn main() -> Result<()> {
             }
             println!("All tables are in {}", paths.out.display());
         }
+        Command::Produce { input, config } => {
+            let config = ServiceConfig::load(config.as_deref())?;
+            if !input.is_dir() {
+                anyhow::bail!(
+                    "input directory {} does not exist: pass the folder that holds <feed>.jsonl files (streamflix generate writes one)",
+                    input.display()
+                );
+            }
+            let started = std::time::Instant::now();
+            let produced = produce_directory(&config.kafka, &input, |total| {
+                tracing::info!(total, "produced");
+            })
+            .with_context(|| {
+                format!(
+                    "producing {} to {}",
+                    input.display(),
+                    config.kafka.bootstrap
+                )
+            })?;
+            let total: u64 = produced.values().sum();
+            eprintln!(
+                "produced {total} messages to {} in {:.2?}",
+                config.kafka.bootstrap,
+                started.elapsed()
+            );
+            for (feed, count) in &produced {
+                eprintln!(
+                    "  {:<24} {count:>10}  -> {}",
+                    feed.name(),
+                    config.kafka.topic(*feed)
+                );
+            }
+        }
+        Command::Run {
+            config,
+            until_caught_up,
+            cluster,
+        } => {
+            let mut config = ServiceConfig::load(config.as_deref())?;
+            config.service.until_caught_up |= until_caught_up;
+            let stop = Arc::new(AtomicBool::new(false));
+            for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                signal_hook::flag::register(signal, stop.clone())
+                    .context("installing the signal handler")?;
+            }
+            eprintln!(
+                "streamflix run: reading {} topics on {}, snapshots to {} and {}",
+                streamflix_model::Feed::ALL.len(),
+                config.kafka.bootstrap,
+                config.kafka.snapshots_topic,
+                config.snapshots.dir.display()
+            );
+            let summary = service::run(&config, &cluster, stop)?;
+            eprintln!(
+                "streamflix run stopped: {} messages read, {} dead letters, {} snapshot revisions published",
+                summary.messages, summary.dead_letters, summary.revisions_published
+            );
+        }
+        Command::DefaultConfig => print!("{}", streamflix_engine::config::DEFAULT_TOML),
     }
     Ok(())
 }

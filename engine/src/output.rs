@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use streamflix_connectors::kafka::source::PartitionProgress;
 use streamflix_model::Feed;
+
+use crate::dataflow::Epoch;
 use streamflix_model::table::{Cell, Column, ColumnKind, Table};
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
 
@@ -69,6 +72,8 @@ pub enum Output {
     EngagementWeekly(EngagementWeek),
     Quality(QualityCount),
     DeadLetter(DeadLetterRow),
+    /// A Kafka partition's reader state: not a table row.
+    Progress(PartitionProgress),
 }
 
 impl Output {
@@ -77,7 +82,7 @@ impl Output {
         match self {
             Output::EngagementDaily(row) => Some(row.day),
             Output::EngagementWeekly(row) => Some(row.week.plus(6)),
-            Output::Quality(_) | Output::DeadLetter(_) => None,
+            Output::Quality(_) | Output::DeadLetter(_) | Output::Progress(_) => None,
         }
     }
 }
@@ -86,6 +91,13 @@ impl Output {
 #[derive(Debug, Default)]
 pub struct OutputStore {
     rows: BTreeMap<Output, i64>,
+    /// The sink's frontier: every epoch before it is in `rows`; `None`
+    /// once the input has ended (or before the first update).
+    frontier: Option<Epoch>,
+    /// Bumped by every change, so that readers can skip an unchanged store.
+    version: u64,
+    /// The dataflow's input has ended and every update is in.
+    closed: bool,
 }
 
 /// An output row whose multiplicity is not 1: a bug, never a data problem.
@@ -101,7 +113,41 @@ pub struct InconsistentOutput {
 pub type SharedStore = Arc<Mutex<OutputStore>>;
 
 impl OutputStore {
+    pub fn frontier(&self) -> Option<Epoch> {
+        self.frontier
+    }
+
+    pub fn set_frontier(&mut self, frontier: Option<Epoch>) {
+        self.closed |= frontier.is_none();
+        if self.frontier != frontier {
+            self.frontier = frontier;
+            self.version += 1;
+        }
+    }
+
+    /// Whether every update the dataflow will ever send is in.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Changes whenever a row or the frontier changes.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The current state of every Kafka partition's reader.
+    pub fn progress(&self) -> Vec<PartitionProgress> {
+        self.rows
+            .keys()
+            .filter_map(|row| match row {
+                Output::Progress(progress) => Some(progress.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn apply(&mut self, row: Output, diff: i64) {
+        self.version += 1;
         let entry = self.rows.entry(row.clone()).or_insert(0);
         *entry += diff;
         if *entry == 0 {
@@ -145,7 +191,7 @@ impl OutputStore {
                     Cell::Text(count.issue.clone()),
                     Cell::Int(count.count),
                 ]),
-                Output::DeadLetter(_) => {}
+                Output::DeadLetter(_) | Output::Progress(_) => {}
             }
         }
         checks.sort_by(|a, b| {

@@ -18,6 +18,17 @@ pub struct Instant(pub i64);
 #[error("not an RFC 3339 timestamp with an offset ({0})")]
 pub struct InstantError(&'static str);
 
+impl std::fmt::Display for Instant {
+    /// RFC 3339 in UTC (`2026-11-02T14:03:12Z`, fractional seconds only
+    /// when there are any).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match jiff::Timestamp::from_nanosecond(i128::from(self.0)) {
+            Ok(timestamp) => write!(f, "{timestamp}"),
+            Err(_) => write!(f, "{}ns", self.0),
+        }
+    }
+}
+
 impl Instant {
     pub const fn from_seconds(seconds: i64) -> Instant {
         Instant(seconds * NANOS_PER_SECOND)

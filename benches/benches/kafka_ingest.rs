@@ -1,0 +1,300 @@
+//! Kafka ingest: how fast `streamflix run` reads the feed topics through
+//! every pipeline, beside Kafka's own consumer reading the same topic on
+//! the same broker in the same run.
+//!
+//! # What it measures
+//!
+//! A generated Streamflix (all faults on) is produced once to fresh topics
+//! (`streamflix produce`'s code). Then, alternating, `STREAMFLIX_BENCH_RUNS`
+//! times each:
+//!
+//! * **streamflix**: [`streamflix_engine::service::run`] in this process,
+//!   in catch-up mode (`until_caught_up`): every worker reads its share of
+//!   the partitions of all fourteen topics from the beginning, decodes,
+//!   runs every pipeline, and stops once it has read everything and the
+//!   dataflow has processed it (snapshots included). Reported: messages per
+//!   second over all topics, and viewing messages per second, both over the
+//!   whole wall time (client start-up and metadata included).
+//! * **kafka-consumer-perf-test** (`org.apache.kafka.tools.ConsumerPerformance`
+//!   through `scripts/kafka.sh consumer-perf-test`): reads the viewing topic
+//!   (the bulk of the data) and does nothing with it. Reported: its own
+//!   `nMsg.sec` (which excludes its JVM start-up), and its process wall
+//!   time.
+//!
+//! The ratio is streamflix's messages per second over the consumer's; the
+//! target is at least 0.5. Nothing asserts on time.
+//!
+//! # The broker
+//!
+//! `KAFKA_BOOTSTRAP` if set; otherwise `scripts/kafka.sh start` (Apache
+//! Kafka fetched with Maven, a single node on 127.0.0.1:9092), stopped at
+//! the end if this bench started it.
+//!
+//! # How to run
+//!
+//! ```text
+//! cargo bench -p streamflix-benches --bench kafka_ingest
+//! STREAMFLIX_BENCH_SUBSCRIBERS=2000 STREAMFLIX_BENCH_RUNS=1 cargo bench -p streamflix-benches --bench kafka_ingest
+//! ```
+//!
+//! Knobs: `STREAMFLIX_BENCH_SUBSCRIBERS` (default 3000), `_DAYS` (28),
+//! `_SEED` (42), `_WORKERS` (2), `_RUNS` (3). Results go to
+//! `benches/results/kafka_ingest.{json,md}`. Without `--bench` (as
+//! `cargo test --benches` runs it) it only prints how to run it.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use streamflix_connectors::kafka::KafkaSettings;
+use streamflix_connectors::kafka::produce::produce_directory;
+use streamflix_engine::cluster::ClusterArgs;
+use streamflix_engine::config::ServiceConfig;
+use streamflix_engine::service;
+use streamflix_generator::{GeneratorConfig, generate};
+use streamflix_model::Feed;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--list") {
+        println!("kafka_ingest: bench");
+        return Ok(());
+    }
+    if !args.iter().any(|arg| arg == "--bench") {
+        println!(
+            "kafka_ingest: needs a broker; run with cargo bench -p streamflix-benches --bench kafka_ingest"
+        );
+        return Ok(());
+    }
+    let subscribers: u64 = env_number("STREAMFLIX_BENCH_SUBSCRIBERS", 3000)?;
+    let days: u32 = env_number("STREAMFLIX_BENCH_DAYS", 28)?;
+    let seed: u64 = env_number("STREAMFLIX_BENCH_SEED", 42)?;
+    let workers: usize = env_number("STREAMFLIX_BENCH_WORKERS", 2)?;
+    let runs: usize = env_number("STREAMFLIX_BENCH_RUNS", 3)?;
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let script = workspace.join("scripts/kafka.sh");
+
+    let (bootstrap, started_broker) = match std::env::var("KAFKA_BOOTSTRAP") {
+        Ok(bootstrap) if !bootstrap.is_empty() => (bootstrap, false),
+        _ => {
+            let status = Command::new("bash").arg(&script).arg("start").status()?;
+            if !status.success() {
+                bail!("scripts/kafka.sh start failed; see target/kafka/broker.log");
+            }
+            ("127.0.0.1:9092".to_string(), true)
+        }
+    };
+    let result = bench(
+        &workspace,
+        &script,
+        &bootstrap,
+        subscribers,
+        days,
+        seed,
+        workers,
+        runs,
+    );
+    if started_broker {
+        let _ = Command::new("bash").arg(&script).arg("stop").status();
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench(
+    workspace: &Path,
+    script: &Path,
+    bootstrap: &str,
+    subscribers: u64,
+    days: u32,
+    seed: u64,
+    workers: usize,
+    runs: usize,
+) -> Result<()> {
+    let data = tempfile::tempdir()?;
+    println!("kafka_ingest: generating {subscribers} subscribers x {days} days (seed {seed})");
+    generate(
+        &GeneratorConfig {
+            subscribers,
+            days,
+            seed,
+            ..GeneratorConfig::default()
+        },
+        data.path(),
+    )?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let prefix = format!("bench-{stamp}.");
+    let kafka = KafkaSettings {
+        bootstrap: bootstrap.to_string(),
+        topic_prefix: prefix.clone(),
+        snapshots_topic: format!("{prefix}snapshots"),
+        ..KafkaSettings::default()
+    };
+    let started = Instant::now();
+    let produced = produce_directory(&kafka, data.path(), |_| {})?;
+    let total: u64 = produced.values().sum();
+    let viewing = produced.get(&Feed::Viewing).copied().unwrap_or(0);
+    println!(
+        "kafka_ingest: produced {total} messages ({viewing} viewing) to {bootstrap} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for run in 1..=runs {
+        let snapshots = tempfile::tempdir()?;
+        let mut config = ServiceConfig::load_from(None, Vec::<(String, String)>::new())?;
+        config.kafka = kafka.clone();
+        config.kafka.snapshots_topic = format!("{prefix}snapshots-{run}");
+        config.snapshots.dir = snapshots.path().to_path_buf();
+        config.service.until_caught_up = true;
+        let started = Instant::now();
+        let summary = service::run(
+            &config,
+            &ClusterArgs::single(workers),
+            Arc::new(AtomicBool::new(false)),
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        if summary.messages != total {
+            bail!(
+                "streamflix read {} messages, {total} were produced",
+                summary.messages
+            );
+        }
+        let rate = total as f64 / seconds;
+        println!(
+            "streamflix run {run}: {seconds:.2} s, {:.0} messages/s, {:.0} viewing/s, {} revisions published",
+            rate,
+            viewing as f64 / seconds,
+            summary.revisions_published
+        );
+        ours.push((seconds, rate));
+
+        let started = Instant::now();
+        let output = Command::new("bash")
+            .arg(script)
+            .arg("consumer-perf-test")
+            .args(["--bootstrap-server", bootstrap])
+            .args(["--topic", &kafka.topic(Feed::Viewing)])
+            .args(["--messages", &viewing.to_string()])
+            .args(["--group", &format!("bench-perf-{stamp}-{run}")])
+            .output()
+            .context("running kafka-consumer-perf-test")?;
+        let wall = started.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let rate = consumer_rate(&text).with_context(|| {
+            format!(
+                "reading kafka-consumer-perf-test's output:\n{text}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+        println!(
+            "kafka-consumer-perf-test run {run}: {rate:.0} messages/s ({wall:.2} s process wall)"
+        );
+        theirs.push((wall, rate));
+    }
+    let our_rate = median(ours.iter().map(|(_, rate)| *rate));
+    let our_seconds = median(ours.iter().map(|(seconds, _)| *seconds));
+    let their_rate = median(theirs.iter().map(|(_, rate)| *rate));
+    let ratio = our_rate / their_rate;
+    let machine = machine();
+    println!();
+    println!(
+        "streamflix median of {runs}: {our_seconds:.2} s, {our_rate:.0} messages/s over all 14 topics ({workers} workers)"
+    );
+    println!(
+        "kafka-consumer-perf-test median: {their_rate:.0} messages/s (viewing topic, consume only)"
+    );
+    println!(
+        "ratio {ratio:.2} (target at least 0.5: {})",
+        if ratio >= 0.5 { "PASS" } else { "BELOW" }
+    );
+
+    let results = workspace.join("benches/results");
+    std::fs::create_dir_all(&results)?;
+    let record = json!({
+        "bench": "kafka_ingest",
+        "machine": machine,
+        "data": {"subscribers": subscribers, "days": days, "seed": seed, "messages": total, "viewing": viewing},
+        "workers": workers,
+        "streamflix": ours.iter().map(|(s, r)| json!({"seconds": s, "messages_per_second": r})).collect::<Vec<_>>(),
+        "consumer_perf_test": theirs.iter().map(|(s, r)| json!({"process_seconds": s, "messages_per_second": r})).collect::<Vec<_>>(),
+        "median_messages_per_second": {"streamflix": our_rate, "consumer_perf_test": their_rate},
+        "ratio": ratio,
+    });
+    std::fs::write(
+        results.join("kafka_ingest.json"),
+        serde_json::to_string_pretty(&record)?,
+    )?;
+    let markdown = format!(
+        "# kafka_ingest\n\nWritten by `cargo bench -p streamflix-benches --bench kafka_ingest` on {machine}.\n\n\
+         Data: {subscribers} subscribers x {days} days, seed {seed}: {total} messages over 14 topics of 4 partitions, {viewing} of them viewing; one broker on this machine.\n\n\
+         | reader | runs | median messages/s |\n|---|---:|---:|\n\
+         | streamflix run ({workers} workers, every pipeline, from the beginning until caught up) | {runs} | {our_rate:.0} |\n\
+         | kafka-consumer-perf-test (viewing topic, consume only) | {runs} | {their_rate:.0} |\n\n\
+         Ratio: **{ratio:.2}** (target at least 0.5).\n"
+    );
+    std::fs::write(results.join("kafka_ingest.md"), markdown)?;
+    println!("wrote {}", results.join("kafka_ingest.md").display());
+    Ok(())
+}
+
+/// `nMsg.sec` from ConsumerPerformance's CSV-like report.
+fn consumer_rate(output: &str) -> Option<f64> {
+    let mut lines = output.lines().filter(|line| line.contains(','));
+    let header: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
+    let column = header.iter().position(|name| *name == "nMsg.sec")?;
+    let values: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
+    values.get(column)?.parse().ok()
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name")
+                .and_then(|rest| rest.split_once(':'))
+        })
+        .map_or("unknown CPU".to_string(), |(_, name)| {
+            name.trim().to_string()
+        });
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores, load average {} at the end",
+        load.split_whitespace().next().unwrap_or("?")
+    )
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse()
+            .map_err(|error| anyhow::anyhow!("{name}={text} is not a number: {error}")),
+        _ => Ok(default),
+    }
+}

@@ -1,0 +1,93 @@
+//! A producer that does not lose or double a message: idempotent, waits
+//! out a full queue, and tells when everything sent has been acknowledged.
+
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use super::{KafkaError, KafkaSettings};
+
+pub(crate) struct ReliableProducer {
+    producer: BaseProducer,
+    bootstrap: String,
+}
+
+impl ReliableProducer {
+    pub(crate) fn new(settings: &KafkaSettings) -> Result<ReliableProducer, KafkaError> {
+        let mut config = settings.client_config();
+        // Retries after a broker outage must not write a message twice.
+        config.set("enable.idempotence", "true");
+        // Keep retrying through an outage of a few minutes rather than
+        // dropping a snapshot or a dead letter.
+        config.set("message.timeout.ms", "300000");
+        // Batch a little: dead letters and snapshots come in bursts.
+        config.set("linger.ms", "20");
+        // Unkeyed messages go to a random partition each rather than in
+        // sticky batches, so that every partition of a feed sees every
+        // period (a partition holding only old data holds its watermark
+        // back until it goes idle).
+        config.set("sticky.partitioning.linger.ms", "0");
+        let producer = config
+            .create()
+            .map_err(settings.error("creating a producer"))?;
+        Ok(ReliableProducer {
+            producer,
+            bootstrap: settings.bootstrap.clone(),
+        })
+    }
+
+    /// Queues one message, waiting while librdkafka's queue is full.
+    pub(crate) fn send(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+        timestamp_ms: Option<i64>,
+    ) -> Result<(), KafkaError> {
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(payload);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(headers) = headers {
+            record = record.headers(headers);
+        }
+        if let Some(ms) = timestamp_ms {
+            record = record.timestamp(ms);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    self.producer.poll(Duration::from_millis(50));
+                }
+                Err((source, _)) => {
+                    return Err(KafkaError::Client {
+                        what: format!("producing to {topic}"),
+                        bootstrap: self.bootstrap.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Serves delivery reports without waiting.
+    pub(crate) fn poll(&self) {
+        self.producer.poll(Duration::ZERO);
+    }
+
+    /// Waits until every queued message is acknowledged by the broker.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.producer
+            .flush(timeout)
+            .map_err(|source| KafkaError::Client {
+                what: "waiting for the broker to acknowledge messages".into(),
+                bootstrap: self.bootstrap.clone(),
+                source,
+            })
+    }
+}

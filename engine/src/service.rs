@@ -1,0 +1,365 @@
+//! `streamflix run`: the long-running service over Kafka.
+//!
+//! ```text
+//!  every worker: its partitions ──poll──► decode ──► inputs ──► dataflow ──► worker 0's OutputStore
+//!                   │                      └─► dead letter ──► <topic>.dlq       │
+//!                   └─► partition progress (watermark, idle, caught up) ─────────┤
+//!  worker 0: OutputStore ──publisher (complete? due? changed?)──► streamflix.snapshots + files
+//! ```
+//!
+//! Every worker reads its share of the feed partitions from the beginning
+//! (the state is rebuilt from the retained topics at every start), hands
+//! each batch to the dataflow at a new epoch (milliseconds of wall time,
+//! at least one past the last), and waits for the dataflow to take it in
+//! before reading on, so a fast topic cannot flood memory. What each
+//! partition's reader knows travels through the dataflow beside the data,
+//! so worker 0 sees the data of an epoch and the watermarks that go with
+//! it together. Worker 0 (of process 0) also publishes: it reads back what
+//! the snapshot topic already holds before anything else, and publishes a
+//! revision only once every partition has caught up with where it stood at
+//! start-up, and only if its rows differ from the last revision.
+//!
+//! SIGTERM or SIGINT stops reading, lets the dataflow finish what it has,
+//! publishes what is due, flushes the producers and exits.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant as WallInstant};
+
+use serde::Serialize;
+use streamflix_connectors::kafka::admin::ensure_topics;
+use streamflix_connectors::kafka::dead_letters::{DeadLetterProducer, dlq_topic};
+use streamflix_connectors::kafka::snapshots::{SnapshotProducer, read_topic};
+use streamflix_connectors::kafka::source::{KafkaSource, PartitionProgress, Polled};
+use streamflix_connectors::kafka::{KafkaError, KafkaSettings};
+use streamflix_model::{Calendar, Feed, Instant};
+
+use crate::cluster::ClusterArgs;
+use crate::config::ServiceConfig;
+use crate::dataflow::{Epoch, Settings, build};
+use crate::output::{DeadLetterRow, OutputStore};
+use crate::snapshots::{Pipeline, PipelineTime, Publisher, Snapshot, tables_of};
+
+/// What can stop the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+    #[error("a dataflow worker failed: {0}")]
+    Worker(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// What the service did, for its last words.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceSummary {
+    pub messages: u64,
+    pub dead_letters: u64,
+    pub revisions_published: u64,
+}
+
+/// The status file the publisher keeps current: what an operator (or a
+/// test) reads to see where the service stands.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub updated_at: String,
+    /// Every partition has been read up to its end at start-up.
+    pub caught_up: bool,
+    /// Caught up, every partition idle, and nothing due unpublished.
+    pub settled: bool,
+    pub partitions: Vec<PartitionProgress>,
+    pub messages: u64,
+    pub dead_letters: usize,
+    pub pipelines: Vec<(String, PipelineTime)>,
+    /// Latest revision per snapshot key.
+    pub published: Vec<(String, u32)>,
+    pub revisions_published_this_run: u64,
+}
+
+/// Every topic the service reads or writes.
+pub fn topics(kafka: &KafkaSettings) -> Vec<String> {
+    let mut topics: Vec<String> = Feed::ALL.iter().map(|feed| kafka.topic(*feed)).collect();
+    topics.extend(Feed::ALL.iter().map(|feed| dlq_topic(&kafka.topic(*feed))));
+    topics.push(kafka.snapshots_topic.clone());
+    topics
+}
+
+/// Runs the service until `stop` is raised.
+pub fn run(
+    config: &ServiceConfig,
+    cluster: &ClusterArgs,
+    stop: Arc<AtomicBool>,
+) -> Result<ServiceSummary, ServiceError> {
+    let timely_config = cluster.timely_config()?;
+    let calendar = Calendar::new(&config.time.zone)
+        .map_err(|error| crate::config::ConfigError::new(error.to_string()))?;
+    ensure_topics(&config.kafka, &topics(&config.kafka))?;
+    let summary = Arc::new(Mutex::new(ServiceSummary::default()));
+    let worker_summary = summary.clone();
+    let config = config.clone();
+    let guards = timely::execute(timely_config, move |worker| -> Result<(), ServiceError> {
+        let index = worker.index();
+        let peers = worker.peers();
+        let store = Arc::new(Mutex::new(OutputStore::default()));
+        let settings = Settings::new(calendar.clone());
+        let (mut inputs, probe) = build(worker, &settings, store.clone());
+        let mut source = KafkaSource::open(&config.kafka, index, peers)?;
+        let mut dead_letter_topic = DeadLetterProducer::new(&config.kafka)?;
+        let mut publishing = if index == 0 {
+            Some(Publishing::start(&config, calendar.clone())?)
+        } else {
+            None
+        };
+        let idle_after = config.idle_timeout();
+        let batch = config.service.batch_messages;
+        let mut polled = Vec::with_capacity(batch);
+        let mut reported: Vec<PartitionProgress> = Vec::new();
+        let mut epoch: Epoch = 0;
+        loop {
+            let stopping = stop.load(Ordering::Relaxed);
+            if !stopping {
+                source.poll(batch, Duration::from_millis(20), &mut polled);
+            }
+            for message in polled.drain(..) {
+                match message {
+                    Polled::Record(record) => inputs.insert(record),
+                    Polled::Dead {
+                        letter,
+                        topic,
+                        partition,
+                        offset,
+                        payload,
+                    } => {
+                        dead_letter_topic.send(&letter, &topic, partition, offset, &payload)?;
+                        inputs.dead_letters.insert(DeadLetterRow::from(letter));
+                    }
+                }
+            }
+            let progress = source.progress(idle_after);
+            if progress != reported {
+                for old in reported.drain(..) {
+                    inputs.progress.remove(old);
+                }
+                for new in &progress {
+                    inputs.progress.insert(new.clone());
+                }
+                reported = progress;
+            }
+            epoch = (epoch + 1).max(wall_ms());
+            inputs.advance_to(epoch);
+            crate::dataflow::step_until(worker, || !probe.less_than(&epoch));
+            if let Some(publishing) = &mut publishing {
+                publishing.tick(&store, false)?;
+            }
+            if stopping || (config.service.until_caught_up && reported.iter().all(|p| p.caught_up))
+            {
+                break;
+            }
+        }
+        drop(inputs);
+        crate::dataflow::step_until(worker, || {
+            probe.done() && (index != 0 || store.lock().map(|s| s.closed()).unwrap_or(true))
+        });
+        if let Some(publishing) = &mut publishing {
+            publishing.tick(&store, true)?;
+        }
+        dead_letter_topic.flush(Duration::from_secs(60))?;
+        let mut summary = worker_summary
+            .lock()
+            .expect("no thread panics while holding the summary");
+        summary.messages += source.read();
+        summary.dead_letters += dead_letter_topic.sent();
+        if let Some(publishing) = &publishing {
+            summary.revisions_published += publishing.published_this_run;
+        }
+        tracing::info!(worker = index, messages = source.read(), "worker stopped");
+        Ok(())
+    })
+    .map_err(ServiceError::Worker)?;
+    for result in guards.join() {
+        result.map_err(ServiceError::Worker)??;
+    }
+    let summary = summary.lock().expect("workers are done").clone();
+    Ok(summary)
+}
+
+fn wall_ms() -> Epoch {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as Epoch)
+        .unwrap_or(0)
+}
+
+/// Worker 0's publishing duty.
+struct Publishing {
+    publisher: Publisher,
+    producer: SnapshotProducer,
+    dir: PathBuf,
+    interval: Duration,
+    last_check: WallInstant,
+    last_version: u64,
+    published_this_run: u64,
+}
+
+impl Publishing {
+    fn start(config: &ServiceConfig, calendar: Calendar) -> Result<Publishing, ServiceError> {
+        let messages = read_topic(&config.kafka, &config.kafka.snapshots_topic)?;
+        let published = Publisher::recover(&messages);
+        tracing::info!(
+            snapshots = published.len(),
+            messages = messages.len(),
+            "read back the snapshot topic"
+        );
+        // Every worker reads the same partition list, so worker 0 can count
+        // the reports it must wait for.
+        let expected = {
+            let consumer: rdkafka::consumer::BaseConsumer =
+                config
+                    .kafka
+                    .client_config()
+                    .create()
+                    .map_err(|source| KafkaError::Client {
+                        what: "creating a consumer".into(),
+                        bootstrap: config.kafka.bootstrap.clone(),
+                        source,
+                    })?;
+            streamflix_connectors::kafka::source::all_partitions(&config.kafka, &consumer)?.len()
+        };
+        let dir = config.snapshots.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|source| ServiceError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Publishing {
+            publisher: Publisher::new(calendar, config.lateness_ms(), expected, published),
+            producer: SnapshotProducer::new(&config.kafka)?,
+            dir,
+            interval: Duration::from_millis(config.snapshots.check_interval_ms),
+            last_check: WallInstant::now(),
+            last_version: u64::MAX,
+            published_this_run: 0,
+        })
+    }
+
+    /// Publishes what is due, at most once per interval unless `now`.
+    fn tick(&mut self, store: &Arc<Mutex<OutputStore>>, now: bool) -> Result<(), ServiceError> {
+        if !now && self.last_check.elapsed() < self.interval {
+            return Ok(());
+        }
+        self.last_check = WallInstant::now();
+        let (tables, progress, dead_letters) = {
+            let store = store
+                .lock()
+                .expect("no thread panics while holding the store");
+            let progress = store.progress();
+            let tables = if store.version() != self.last_version {
+                self.last_version = store.version();
+                Some(tables_of(&store))
+            } else {
+                None
+            };
+            (tables, progress, store.dead_letters().len())
+        };
+        self.publisher.observe(&progress);
+        // Watermarks travel as progress rows of the store, so an unchanged
+        // store means nothing new can be due.
+        let due = match &tables {
+            Some(tables) => self.publisher.due(tables),
+            None => Vec::new(),
+        };
+        let nothing_due = due.is_empty();
+        self.publish(&due)?;
+        let status = Status {
+            updated_at: Instant(wall_ms() as i64 * 1_000_000).to_string(),
+            caught_up: self.publisher.caught_up(),
+            settled: self.publisher.caught_up()
+                && nothing_due
+                && progress.iter().all(|partition| partition.idle),
+            messages: progress.iter().map(|partition| partition.messages).sum(),
+            partitions: progress,
+            dead_letters,
+            pipelines: Pipeline::ALL
+                .iter()
+                .map(|pipeline| {
+                    (
+                        pipeline.name().to_string(),
+                        self.publisher
+                            .times()
+                            .get(pipeline)
+                            .copied()
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            published: self
+                .publisher
+                .published()
+                .iter()
+                .map(|(key, published)| (key.clone(), published.revision))
+                .collect(),
+            revisions_published_this_run: self.published_this_run,
+        };
+        self.write_status(&status)
+    }
+
+    fn publish(&mut self, due: &[Snapshot]) -> Result<(), ServiceError> {
+        if due.is_empty() {
+            return Ok(());
+        }
+        let now = Instant(wall_ms() as i64 * 1_000_000);
+        for snapshot in due {
+            let message = snapshot.message(now);
+            let value = serde_json::to_vec(&message).expect("snapshots always serialize");
+            self.producer.send(&snapshot.key, &value)?;
+            let path = self
+                .dir
+                .join(format!("{}.r{}.json", snapshot.key, snapshot.revision));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| ServiceError::Write {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+            }
+            std::fs::write(&path, &value).map_err(|source| ServiceError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        // A revision counts as published once the broker has it: a crash
+        // before this point republishes it after the restart (same rows,
+        // same revision number, so readers can drop the copy).
+        self.producer.flush(Duration::from_secs(300))?;
+        for snapshot in due {
+            if snapshot.revision > 1 {
+                tracing::warn!(
+                    key = snapshot.key,
+                    revision = snapshot.revision,
+                    "snapshot restated"
+                );
+            } else {
+                tracing::info!(key = snapshot.key, "snapshot published");
+            }
+            self.publisher.mark_published(snapshot);
+            self.published_this_run += 1;
+        }
+        Ok(())
+    }
+
+    fn write_status(&self, status: &Status) -> Result<(), ServiceError> {
+        let path = self.dir.join("status.json");
+        let temporary = self.dir.join("status.json.tmp");
+        let text = serde_json::to_vec_pretty(status).expect("status always serializes");
+        std::fs::write(&temporary, text)
+            .and_then(|()| std::fs::rename(&temporary, &path))
+            .map_err(|source| ServiceError::Write { path, source })
+    }
+}

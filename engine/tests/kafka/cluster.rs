@@ -1,0 +1,75 @@
+//! Two timely processes on 127.0.0.1 share the partitions and publish the
+//! snapshots one process publishes.
+
+use std::io::Write;
+
+use streamflix_connectors::kafka::produce::produce_directory;
+
+use crate::support::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn two_processes_publish_the_snapshots_of_one() {
+    let input = generated(250, 21, 17);
+
+    let single_kafka = kafka_settings(&bootstrap(), "single");
+    let total: u64 = produce_directory(&single_kafka, input.path(), |_| {})
+        .unwrap()
+        .values()
+        .sum();
+    let single_work = tempfile::tempdir().unwrap();
+    let single_config = write_config(single_work.path(), &single_kafka);
+    let mut single = Service::start(&single_config, &["-w", "2"], "single.log");
+    single.wait_settled(total);
+    single.terminate();
+
+    let pair_kafka = kafka_settings(&bootstrap(), "pair");
+    produce_directory(&pair_kafka, input.path(), |_| {}).unwrap();
+    let pair_work = tempfile::tempdir().unwrap();
+    let pair_config = write_config(pair_work.path(), &pair_kafka);
+    let hostfile = pair_work.path().join("hosts.txt");
+    let mut hosts = std::fs::File::create(&hostfile).unwrap();
+    writeln!(hosts, "127.0.0.1:{}", free_port()).unwrap();
+    writeln!(hosts, "127.0.0.1:{}", free_port()).unwrap();
+    let hostfile = hostfile.to_str().unwrap().to_string();
+    let mut zero = Service::start(
+        &pair_config,
+        &["-w", "1", "-n", "2", "-p", "0", "--hostfile", &hostfile],
+        "process0.log",
+    );
+    let one = Service::start(
+        &pair_config,
+        &["-w", "1", "-n", "2", "-p", "1", "--hostfile", &hostfile],
+        "process1.log",
+    );
+    zero.wait_settled(total);
+    one.terminate();
+    zero.terminate();
+
+    let single_snapshots = latest_snapshots(&single_work.path().join("snapshots"));
+    let pair_snapshots = latest_snapshots(&pair_work.path().join("snapshots"));
+    assert!(!single_snapshots.is_empty());
+    assert_eq!(
+        single_snapshots.keys().collect::<Vec<_>>(),
+        pair_snapshots.keys().collect::<Vec<_>>()
+    );
+    for (key, single) in &single_snapshots {
+        let pair = &pair_snapshots[key];
+        assert_eq!(pair.rows, single.rows, "{key}");
+        assert_eq!(pair.revision, single.revision, "{key}");
+    }
+    // And both are what replay computes.
+    let tables = replayed(input.path());
+    assert_snapshots_match_replay(
+        &pair_snapshots,
+        &tables,
+        &due_engagement_weeks(input.path(), &tables),
+    );
+}

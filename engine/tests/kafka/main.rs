@@ -1,0 +1,9 @@
+//! The service against a real Kafka broker: `scripts/kafka.sh` starts one
+//! when `KAFKA_BOOTSTRAP` is not set (the test command starts it once for
+//! every test). Each test uses topics of its own.
+
+mod cluster;
+mod end_to_end;
+mod outage;
+mod restart;
+mod support;
