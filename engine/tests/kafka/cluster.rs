@@ -50,8 +50,12 @@ fn two_processes_publish_the_snapshots_of_one() {
         "process1.log",
     );
     zero.wait_settled(total);
-    one.terminate();
-    zero.terminate();
+    // A cluster stops as a whole: each process drains until every worker
+    // of every process has stopped reading.
+    zero.send_terminate();
+    one.send_terminate();
+    one.wait_clean_exit();
+    zero.wait_clean_exit();
 
     let single_snapshots = latest_snapshots(&single_work.path().join("snapshots"));
     let pair_snapshots = latest_snapshots(&pair_work.path().join("snapshots"));

@@ -252,8 +252,17 @@ impl Service {
     }
 
     /// SIGTERM, and the exit must be clean.
-    pub fn terminate(mut self) -> String {
+    pub fn terminate(self) -> String {
+        self.send_terminate();
+        self.wait_clean_exit()
+    }
+
+    pub fn send_terminate(&self) {
         signal(&self.child, "TERM");
+    }
+
+    /// Waits for the exit after a SIGTERM; it must be clean.
+    pub fn wait_clean_exit(mut self) -> String {
         let started = Instant::now();
         loop {
             if let Some(exit) = self.child.try_wait().unwrap() {
