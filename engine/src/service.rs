@@ -230,7 +230,7 @@ impl Publishing {
                     .map_err(|source| KafkaError::Client {
                         what: "creating a consumer".into(),
                         bootstrap: config.kafka.bootstrap.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
             streamflix_connectors::kafka::source::all_partitions(&config.kafka, &consumer)?.len()
         };

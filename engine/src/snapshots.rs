@@ -188,6 +188,10 @@ fn table_period(table: &str) -> Option<(Pipeline, &'static str)> {
     })
 }
 
+/// Where a row goes: its snapshot key, pipeline and period.
+type Placement = (String, Pipeline, Period);
+type Place = dyn Fn(&[Cell]) -> Option<Placement>;
+
 /// One revision of one snapshot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
@@ -385,42 +389,40 @@ impl Publisher {
         if !self.caught_up {
             return Vec::new();
         }
-        let mut groups: BTreeMap<(String, Pipeline, Period), (Vec<String>, Vec<Vec<Cell>>)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<Placement, (Vec<String>, Vec<Vec<Cell>>)> = BTreeMap::new();
         for table in tables {
             let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
             let position = |name: &str| columns.iter().position(|c| c == name);
-            let placement: Box<dyn Fn(&[Cell]) -> Option<(String, Pipeline, Period)>> =
-                if table.name == "checks" {
-                    let (Some(pipeline_at), Some(period_at)) =
-                        (position("pipeline"), position("period"))
-                    else {
-                        continue;
-                    };
-                    Box::new(move |row: &[Cell]| {
-                        let pipeline = Pipeline::from_name(&row[pipeline_at].to_string())?;
-                        let period =
-                            Period::parse(pipeline.period_kind(), &row[period_at].to_string())?;
-                        Some((
-                            format!("checks/{}/{}", pipeline.name(), period.label()),
-                            pipeline,
-                            period,
-                        ))
-                    })
-                } else if let Some((pipeline, column)) = table_period(&table.name) {
-                    let Some(at) = position(column) else { continue };
-                    let name = table.name.clone();
-                    Box::new(move |row: &[Cell]| {
-                        let text = row[at].to_string();
-                        let period = match pipeline.period_kind() {
-                            PeriodKind::Month => Period::parse(PeriodKind::Month, &text),
-                            kind => Day::parse(&text).map(|day| Period::of_day(kind, day)),
-                        }?;
-                        Some((format!("{name}/{}", period.label()), pipeline, period))
-                    })
-                } else {
+            let placement: Box<Place> = if table.name == "checks" {
+                let (Some(pipeline_at), Some(period_at)) =
+                    (position("pipeline"), position("period"))
+                else {
                     continue;
                 };
+                Box::new(move |row: &[Cell]| {
+                    let pipeline = Pipeline::from_name(&row[pipeline_at].to_string())?;
+                    let period =
+                        Period::parse(pipeline.period_kind(), &row[period_at].to_string())?;
+                    Some((
+                        format!("checks/{}/{}", pipeline.name(), period.label()),
+                        pipeline,
+                        period,
+                    ))
+                })
+            } else if let Some((pipeline, column)) = table_period(&table.name) {
+                let Some(at) = position(column) else { continue };
+                let name = table.name.clone();
+                Box::new(move |row: &[Cell]| {
+                    let text = row[at].to_string();
+                    let period = match pipeline.period_kind() {
+                        PeriodKind::Month => Period::parse(PeriodKind::Month, &text),
+                        kind => Day::parse(&text).map(|day| Period::of_day(kind, day)),
+                    }?;
+                    Some((format!("{name}/{}", period.label()), pipeline, period))
+                })
+            } else {
+                continue;
+            };
             for row in &table.rows {
                 let Some((key, pipeline, period)) = placement(row) else {
                     continue;
@@ -545,18 +547,18 @@ mod tests {
             progress(Feed::Viewing, Some(ms("2026-11-09T05:00:00Z")), false),
             progress(Feed::AccountFlags, None, true),
         ]);
-        assert!(publisher.due(&[table.clone()]).is_empty());
+        assert!(publisher.due(std::slice::from_ref(&table)).is_empty());
         // Monday 05:59 CT (11:59Z): complete, not yet due.
         publisher.observe(&[
             progress(Feed::Viewing, Some(ms("2026-11-09T11:59:00Z")), false),
             progress(Feed::AccountFlags, None, true),
         ]);
-        assert!(publisher.due(&[table.clone()]).is_empty());
+        assert!(publisher.due(std::slice::from_ref(&table)).is_empty());
         publisher.observe(&[
             progress(Feed::Viewing, Some(ms("2026-11-09T12:00:00Z")), false),
             progress(Feed::AccountFlags, None, true),
         ]);
-        let due = publisher.due(&[table.clone()]);
+        let due = publisher.due(std::slice::from_ref(&table));
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].key, "engagement_weekly/2026-11-02");
         assert_eq!(due[0].revision, 1);

@@ -81,7 +81,7 @@ pub enum KafkaError {
         what: String,
         bootstrap: String,
         #[source]
-        source: rdkafka::error::KafkaError,
+        source: Box<rdkafka::error::KafkaError>,
     },
     #[error("topic {topic} does not exist and could not be created: {reason}")]
     Topic { topic: String, reason: String },
@@ -126,7 +126,7 @@ impl KafkaSettings {
         move |source| KafkaError::Client {
             what,
             bootstrap: self.bootstrap.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 }

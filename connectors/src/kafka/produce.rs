@@ -80,7 +80,7 @@ pub fn produce_directory(
             producer.send(&topic, key.as_deref().map(str::as_bytes), &line, None, time)?;
             count += 1;
             total += 1;
-            if total % 100_000 == 0 {
+            if total.is_multiple_of(100_000) {
                 producer.poll();
                 progress(total);
             }

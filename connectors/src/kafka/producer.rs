@@ -68,7 +68,7 @@ impl ReliableProducer {
                     return Err(KafkaError::Client {
                         what: format!("producing to {topic}"),
                         bootstrap: self.bootstrap.clone(),
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }
@@ -87,7 +87,7 @@ impl ReliableProducer {
             .map_err(|source| KafkaError::Client {
                 what: "waiting for the broker to acknowledge messages".into(),
                 bootstrap: self.bootstrap.clone(),
-                source,
+                source: Box::new(source),
             })
     }
 }
