@@ -10,8 +10,8 @@
 //! Every worker reads its share of the feed partitions from the beginning
 //! (the state is rebuilt from the retained topics at every start), hands
 //! each batch to the dataflow at a new epoch (milliseconds of wall time,
-//! at least one past the last), and waits for the dataflow to take it in
-//! before reading on, so a fast topic cannot flood memory. What each
+//! at least one past the last), and reads the next batch while the
+//! dataflow works on it, but no further: a fast topic cannot flood memory. What each
 //! partition's reader knows travels through the dataflow beside the data,
 //! so worker 0 sees the data of an epoch and the watermarks that go with
 //! it together. Worker 0 (of process 0) also publishes: it reads back what
@@ -154,9 +154,13 @@ pub fn run(
                 }
                 reported = progress;
             }
+            let previous = epoch;
             epoch = (epoch + 1).max(wall_ms());
             inputs.advance_to(epoch);
-            crate::dataflow::step_until(worker, || !probe.less_than(&epoch));
+            // One batch in flight: read the next while the dataflow works
+            // on this one, but never run further ahead (memory).
+            crate::dataflow::step_until(worker, || !probe.less_than(&previous));
+            worker.step();
             if let Some(publishing) = &mut publishing {
                 publishing.tick(&store, false)?;
             }
