@@ -108,11 +108,13 @@ impl KafkaSettings {
     /// The client configuration every streamflix client starts from.
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
+        // Where the cluster is: from the configuration or KAFKA_BOOTSTRAP.
         config.set("bootstrap.servers", &self.bootstrap);
         // Quiet librdkafka's own stderr logging: errors reach us as results
         // and are logged through tracing with context.
         config.set("log_level", "3");
         for (key, value) in &self.properties {
+            // The operator's own settings (security and the like) win.
             config.set(key, value);
         }
         config

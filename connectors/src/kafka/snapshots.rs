@@ -51,8 +51,9 @@ pub fn read_topic(
     topic: &str,
 ) -> Result<Vec<(String, Vec<u8>)>, KafkaError> {
     let mut config = settings.client_config();
-    // Read by hand-assigned partitions; no group membership, no commits.
+    // Partitions are assigned by hand; the id only names the client.
     config.set("group.id", "streamflix-snapshot-reader");
+    // The topic is read whole at every start: nothing to commit.
     config.set("enable.auto.commit", "false");
     let consumer: BaseConsumer = config
         .create()

@@ -142,17 +142,23 @@ impl KafkaSource {
         peers: usize,
     ) -> Result<KafkaSource, KafkaError> {
         let mut config = settings.client_config();
-        // Partitions are assigned by hand, never by a group: the group id
-        // only names the client in broker logs, and nothing is committed
-        // because the state is rebuilt from the start of every partition.
+        // Partitions are assigned by hand, never by a group: the id only
+        // names the client in broker logs.
         config.set("group.id", "streamflix-engine");
+        // Nothing is committed: the state is rebuilt from the start of
+        // every partition at each start.
         config.set("enable.auto.commit", "false");
+        // Likewise no offsets are stored for a commit that never comes.
         config.set("enable.auto.offset.store", "false");
-        // Fetch big batches: the feeds are high-volume and read from the
-        // beginning at start-up, so throughput matters more than latency.
+        // Wait at most 100 ms for a fetch to fill: latency stays low when
+        // traffic is thin.
         config.set("fetch.wait.max.ms", "100");
+        // Keep a deep local queue: start-up reads whole topics, and the
+        // worker polls in bursts between dataflow steps.
         config.set("queued.min.messages", "200000");
+        // Large fetches for the same reason (50 MB per request) ...
         config.set("fetch.max.bytes", "52428800");
+        // ... and up to 10 MB per partition in each.
         config.set("max.partition.fetch.bytes", "10485760");
         let consumer: BaseConsumer = config
             .create()
