@@ -611,3 +611,88 @@ impl GrowthWeek {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use differential_dataflow::input::Input;
+    use streamflix_model::records::FlagKind;
+    use streamflix_model::{Currency, Instant, Micros};
+    use timely::dataflow::operators::capture::{Capture, Extract};
+
+    use super::*;
+
+    /// A flag that arrives after a week's row was produced retracts that
+    /// row and inserts its next revision at the flag's epoch: the change
+    /// is visible downstream, never silent.
+    #[test]
+    fn a_late_flag_retracts_the_week_and_inserts_its_revision() {
+        let calendar = Calendar::central();
+        let monday = Day::parse("2026-10-05").unwrap();
+        let weekly = timely::execute_directly(move |worker| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (mut subscriptions, mut flags, mut catalog) =
+                worker.dataflow::<u64, _, _>(|scope| {
+                    let (subscriptions, subscription_collection) = scope.new_collection();
+                    let (_assignments, assignment_collection) = scope.new_collection();
+                    let (flags, flag_collection) = scope.new_collection();
+                    let (catalog, catalog_collection) = scope.new_collection();
+                    let growth = growth(
+                        GrowthInputs {
+                            subscriptions: subscription_collection,
+                            assignments: assignment_collection,
+                            flags: flag_collection,
+                            plan_catalog: catalog_collection,
+                        },
+                        &calendar,
+                    );
+                    growth.weekly.consolidate().inner.capture_into(tx);
+                    (subscriptions, flags, catalog)
+                });
+            catalog.insert(PlanCatalog {
+                plan_id: "basic".into(),
+                currency: Currency::parse("USD").unwrap(),
+                tier: 1,
+                monthly_price: Micros::from_units(8),
+                updated_at: Instant::from_seconds(0),
+            });
+            for (id, subscriber) in [("e1", "a"), ("e2", "b")] {
+                subscriptions.insert(Subscription {
+                    event_id: id.into(),
+                    event_time: calendar.start_of(monday.plus(1)),
+                    subscriber_id: subscriber.into(),
+                    kind: SubscriptionType::Signup,
+                    plan_id: Some("basic".into()),
+                    country: None,
+                });
+            }
+            for epoch in 1..=2 {
+                if epoch == 2 {
+                    flags.insert(AccountFlag {
+                        event_id: "f".into(),
+                        event_time: calendar.start_of(monday.plus(20)),
+                        subscriber_id: "b".into(),
+                        flag: FlagKind::Test,
+                    });
+                }
+                subscriptions.advance_to(epoch);
+                flags.advance_to(epoch);
+                catalog.advance_to(epoch);
+            }
+            drop((subscriptions, flags, catalog));
+            while worker.step() {}
+            rx
+        });
+        let mut updates: Vec<(u64, isize, i64, i64)> = weekly
+            .extract()
+            .into_iter()
+            .flat_map(|(_, updates)| updates)
+            .map(|(row, epoch, diff)| (epoch, diff, row.counts.new, row.excluded_subscribers))
+            .collect();
+        updates.sort();
+        assert_eq!(
+            updates,
+            vec![(0, 1, 2, 0), (1, -1, 2, 0), (1, 1, 1, 1)],
+            "revision 1 at epoch 0, its retraction and revision 2 at epoch 1"
+        );
+    }
+}
