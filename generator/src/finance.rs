@@ -464,7 +464,13 @@ fn plan_catalog(ctx: &Ctx, dir: &Path, inj: &mut Injected) -> Result<FeedStats, 
         // A row in force whose tier disagrees with the plan's other
         // currencies (standard_annual is tier 2 elsewhere); price unchanged.
         let plan = 3;
-        render(&mut b, plan, Cur::Jpy, PLANS[plan].price[Cur::Jpy.idx()], ctx.start - 10 * DAY);
+        render(
+            &mut b,
+            plan,
+            Cur::Jpy,
+            PLANS[plan].price[Cur::Jpy.idx()],
+            ctx.start - 10 * DAY,
+        );
         let tier = format!("\"tier\":{}", PLANS[plan].tier);
         let text = String::from_utf8_lossy(&b).replace(&tier, "\"tier\":1");
         out.line(text.as_bytes(), false)?;

@@ -64,12 +64,18 @@ fn growth_equals_the_batch_oracle_on_random_histories() {
         let expected = oracle_of(&records, &calendar);
         let store = run(vec![records], 1 + (seed as usize % 3), &calendar);
         let (daily, by_variant, weekly) = growth_rows(&store);
-        assert_eq!(daily, expected.daily, "growth_daily differs for seed {seed}");
+        assert_eq!(
+            daily, expected.daily,
+            "growth_daily differs for seed {seed}"
+        );
         assert_eq!(
             by_variant, expected.by_variant,
             "growth_daily_by_variant differs for seed {seed}"
         );
-        assert_eq!(weekly, expected.weekly, "growth_weekly differs for seed {seed}");
+        assert_eq!(
+            weekly, expected.weekly,
+            "growth_weekly differs for seed {seed}"
+        );
         assert_eq!(
             quality_counts(&store),
             oracle_quality(&expected),

@@ -51,9 +51,10 @@ pub fn active_at_day_end<'s, T: Time>(
     net.reduce_named(
         "ActiveAtDayEnd",
         |_unit, days: &[(&(Day, Net), isize)], output: &mut Vec<((Day, i64), isize)>| {
-            output.extend(running_sums(
-                days.iter().map(|((day, net), count)| (*day, *net == Net::Through, *count)),
-            ));
+            output
+                .extend(running_sums(days.iter().map(|((day, net), count)| {
+                    (*day, *net == Net::Through, *count)
+                })));
         },
     )
     .map(|((), day_count)| day_count)
@@ -62,9 +63,7 @@ pub fn active_at_day_end<'s, T: Time>(
 /// The running sum of net changes `(day, is_through, count)` sorted by
 /// day, for every day from the first to the last day or greatest through,
 /// where it is not zero.
-fn running_sums(
-    days: impl Iterator<Item = (Day, bool, isize)>,
-) -> Vec<((Day, i64), isize)> {
+fn running_sums(days: impl Iterator<Item = (Day, bool, isize)>) -> Vec<((Day, i64), isize)> {
     let mut output = Vec::new();
     let mut days = days.peekable();
     let Some(&(first, _, _)) = days.peek() else {

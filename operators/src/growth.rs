@@ -291,10 +291,14 @@ pub fn growth<'s, T: Time>(inputs: GrowthInputs<'s, T>, calendar: &Calendar) -> 
         .flat_map(|(first, last)| (first.0..=last.0).map(Day));
     let last_sunday = range.map(|(_, last)| Mark::Through(last.week().plus(6)));
 
-    let counted_outcomes = counted.clone().flat_map(|(subscriber, output)| match output {
-        LifeOutput::Outcome(day, outcome) => Fact::of(outcome).map(|fact| (subscriber, (day, fact))),
-        _ => None,
-    });
+    let counted_outcomes = counted
+        .clone()
+        .flat_map(|(subscriber, output)| match output {
+            LifeOutput::Outcome(day, outcome) => {
+                Fact::of(outcome).map(|fact| (subscriber, (day, fact)))
+            }
+            _ => None,
+        });
     let marks = counted.flat_map(|(_, output)| match output {
         LifeOutput::ActiveFrom(day) => Some(Mark::Start(day)),
         LifeOutput::ActiveUntil(day) => Some(Mark::Stop(day)),
@@ -310,7 +314,10 @@ pub fn growth<'s, T: Time>(inputs: GrowthInputs<'s, T>, calendar: &Calendar) -> 
         .map(|(_, (subscriber, event))| (subscriber, event.day))
         .distinct();
     let (counted_days, excluded_days) = split_excluded(subscriber_days, flagged);
-    let assigned = variants.clone().map(|(subscriber, _)| subscriber).distinct();
+    let assigned = variants
+        .clone()
+        .map(|(subscriber, _)| subscriber)
+        .distinct();
     let covered = counted_days
         .clone()
         .semijoin(assigned)
@@ -325,7 +332,11 @@ pub fn growth<'s, T: Time>(inputs: GrowthInputs<'s, T>, calendar: &Calendar) -> 
         days_in_range
             .clone()
             .map(|day| (day, Fact::InRange, 1))
-            .concat(counted_outcomes.clone().map(|(_, (day, fact))| (day, fact, 1)))
+            .concat(
+                counted_outcomes
+                    .clone()
+                    .map(|(_, (day, fact))| (day, fact, 1)),
+            )
             .concat(active_end)
             .concat(signups)
             .concat(covered)
@@ -478,7 +489,10 @@ const COUNT_COLUMNS: [&str; 6] = [
     "net_growth",
 ];
 
-fn with_counts(keys: &[(&'static str, ColumnKind)], rest: &[(&'static str, ColumnKind)]) -> Vec<Column> {
+fn with_counts(
+    keys: &[(&'static str, ColumnKind)],
+    rest: &[(&'static str, ColumnKind)],
+) -> Vec<Column> {
     let mut names: Vec<(&str, ColumnKind)> = keys.to_vec();
     names.extend(COUNT_COLUMNS.iter().map(|name| (*name, ColumnKind::Int)));
     names.extend_from_slice(rest);
@@ -536,8 +550,7 @@ impl GrowthDay {
             threshold: Cell::Float(COVERAGE_THRESHOLD),
         }];
         if self.signup_events > 0 {
-            let difference =
-                (self.counts.new + self.counts.reactivated - self.signup_events).abs();
+            let difference = (self.counts.new + self.counts.reactivated - self.signup_events).abs();
             checks.push(CheckRow {
                 pipeline: "daily_growth",
                 check: "signups_match_log",

@@ -169,7 +169,13 @@ mod tests {
     use SubscriptionType::{Cancel, PlanChange, Signup};
 
     /// An event at `seconds` into day `day`, with the plan's tier.
-    fn event(day: i32, seconds: i64, id: &str, kind: SubscriptionType, tier: Option<i64>) -> LifeEvent {
+    fn event(
+        day: i32,
+        seconds: i64,
+        id: &str,
+        kind: SubscriptionType,
+        tier: Option<i64>,
+    ) -> LifeEvent {
         LifeEvent {
             time: Instant::from_seconds(i64::from(day) * 86_400 + seconds),
             event_id: id.into(),

@@ -154,7 +154,7 @@ pub fn growth(
     for ((subscriber, experiment), mut list) in by_experiment {
         list.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
         let first = &list[0].variant;
-        conflicting_assignments += list.iter().filter(|a| &a.variant != first).count() as i64;
+        conflicting_assignments += list.iter().filter(|a| a.variant != *first).count() as i64;
         variant_of
             .entry(subscriber)
             .or_default()
@@ -186,7 +186,10 @@ pub fn growth(
     // Replay each subscriber's history.
     let mut histories: BTreeMap<&Id, Vec<&Subscription>> = BTreeMap::new();
     for event in &events {
-        histories.entry(&event.subscriber_id).or_default().push(event);
+        histories
+            .entry(&event.subscriber_id)
+            .or_default()
+            .push(event);
     }
     let mut meanings: Vec<(&Id, Day, Meaning)> = Vec::new();
     let mut active_end: BTreeMap<Day, i64> = BTreeMap::new();
@@ -339,8 +342,7 @@ pub fn growth(
                 .map(|e| &e.subscriber_id)
                 .collect::<BTreeSet<_>>()
                 .len() as i64,
-            unknown_plan_events: unknown_plan_days.iter().filter(|d| in_week(**d)).count()
-                as i64,
+            unknown_plan_events: unknown_plan_days.iter().filter(|d| in_week(**d)).count() as i64,
         });
     }
     GrowthOracle {
@@ -351,9 +353,7 @@ pub fn growth(
     }
 }
 
-fn nonzero(
-    mut issues: BTreeMap<(Feed, &'static str), i64>,
-) -> BTreeMap<(Feed, &'static str), i64> {
+fn nonzero(mut issues: BTreeMap<(Feed, &'static str), i64>) -> BTreeMap<(Feed, &'static str), i64> {
     issues.retain(|_, count| *count != 0);
     issues
 }

@@ -44,7 +44,9 @@ impl RandomGrowth {
 /// Plans: `mixed` has tier 2 in USD and 3 in EUR (the highest counts),
 /// `moved` was tier 1 and is now tier 3, `tied` has two USD rows at the
 /// same time, `promo` has no row at all.
-const PLANS: [&str; 7] = ["basic", "standard", "premium", "mixed", "moved", "tied", "promo"];
+const PLANS: [&str; 7] = [
+    "basic", "standard", "premium", "mixed", "moved", "tied", "promo",
+];
 
 fn catalog() -> Vec<PlanCatalog> {
     let row = |plan: &str, currency: &str, tier: i64, at: i64| PlanCatalog {

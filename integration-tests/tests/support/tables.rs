@@ -54,8 +54,7 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
         }
     }
     let oracle = oracle::engagement(&viewing, &flags, calendar);
-    let growth =
-        growth_oracle::growth(&subscriptions, &assignments, &flags, &catalog, calendar);
+    let growth = growth_oracle::growth(&subscriptions, &assignments, &flags, &catalog, calendar);
     let mut checks: Vec<CheckRow> = oracle
         .weekly
         .iter()
@@ -95,7 +94,11 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
         csv_bytes(&Table {
             name: GrowthVariantDay::TABLE.into(),
             columns: GrowthVariantDay::columns(),
-            rows: growth.by_variant.iter().map(GrowthVariantDay::cells).collect(),
+            rows: growth
+                .by_variant
+                .iter()
+                .map(GrowthVariantDay::cells)
+                .collect(),
         }),
     );
     files.insert(
