@@ -91,6 +91,8 @@ mod tests {
 
     use super::*;
 
+    type Captured<D> = std::sync::mpsc::Receiver<Event<u64, Vec<(D, u64, isize)>>>;
+
     fn assignment(id: &str, seconds: i64, experiment: &str, variant: &str) -> ExperimentAssignment {
         ExperimentAssignment {
             event_id: id.into(),
@@ -134,9 +136,7 @@ mod tests {
             while worker.step() {}
             (rx, crx)
         });
-        fn totals<D: Ord + Clone + 'static>(
-            rx: std::sync::mpsc::Receiver<Event<u64, Vec<(D, u64, isize)>>>,
-        ) -> Vec<(D, isize)> {
+        fn totals<D: Ord + Clone + 'static>(rx: Captured<D>) -> Vec<(D, isize)> {
             let mut totals = BTreeMap::new();
             for (record, _, diff) in rx.extract().into_iter().flat_map(|(_, updates)| updates) {
                 *totals.entry(record).or_insert(0isize) += diff;
