@@ -30,6 +30,7 @@ use streamflix_model::records::*;
 
 use streamflix_model::{Calendar, Day, Feed};
 use streamflix_operators::engagement::{LAST_DAY_FED, RetireAt, engagement};
+use streamflix_operators::growth::{GrowthInputs, growth};
 
 use crate::clock::Retention;
 
@@ -121,15 +122,15 @@ pub fn build(
     let freeze = settings.retention.clone();
     worker.dataflow::<Epoch, _, _>(|scope| {
         let (viewing_in, viewing) = scope.new_collection();
-        let (subscriptions, _) = scope.new_collection();
+        let (subscriptions_in, subscriptions) = scope.new_collection();
         let (billing, _) = scope.new_collection();
         let (ad_revenue, _) = scope.new_collection();
         let (content_costs, _) = scope.new_collection();
         let (operational_costs, _) = scope.new_collection();
-        let (experiment_assignments, _) = scope.new_collection();
+        let (assignments_in, assignments) = scope.new_collection();
         let (flags_in, flags) = scope.new_collection();
         let (payment_settlements, _) = scope.new_collection();
-        let (plan_catalog, _) = scope.new_collection();
+        let (plan_catalog_in, plan_catalog) = scope.new_collection();
         let (content_catalog, _) = scope.new_collection();
         let (devices, _) = scope.new_collection();
         let (fx_rates, _) = scope.new_collection();
@@ -137,6 +138,15 @@ pub fn build(
         let (dead_letters_in, dead_letters) = scope.new_collection::<DeadLetterRow, isize>();
         let (progress_in, progress) = scope.new_collection::<PartitionProgress, isize>();
 
+        let growth_outputs = growth_outputs(
+            GrowthInputs {
+                subscriptions,
+                assignments,
+                flags: flags.clone(),
+                plan_catalog,
+            },
+            calendar,
+        );
         let engagement = engagement(viewing, flags, calendar, retire_at);
         let conflicts = quality_count(
             engagement.conflicting_duplicates.map(|_| ()),
@@ -149,6 +159,7 @@ pub fn build(
             .map(Output::EngagementDaily)
             .concat(engagement.weekly.map(Output::EngagementWeekly))
             .concat(conflicts)
+            .concat(growth_outputs)
             .concat(dead_letters.map(Output::DeadLetter))
             .concat(progress.map(Output::Progress));
         let (probe, outputs) = outputs.probe();
@@ -195,15 +206,15 @@ pub fn build(
 
         let inputs = FeedInputs {
             viewing: viewing_in,
-            subscriptions,
+            subscriptions: subscriptions_in,
             billing,
             ad_revenue,
             content_costs,
             operational_costs,
-            experiment_assignments,
+            experiment_assignments: assignments_in,
             account_flags: flags_in,
             payment_settlements,
-            plan_catalog,
+            plan_catalog: plan_catalog_in,
             content_catalog,
             devices,
             fx_rates,
@@ -266,6 +277,27 @@ pub fn admit(settings: &Settings, record: &Record, epoch: Epoch) -> Result<(), R
         }),
         None => Ok(()),
     }
+}
+
+/// The growth pipelines' rows and data-quality counts.
+fn growth_outputs<'s>(
+    inputs: GrowthInputs<'s, Epoch>,
+    calendar: &Calendar,
+) -> VecCollection<'s, Epoch, Output> {
+    let growth = growth(inputs, calendar);
+    let quality = growth.issues.count().map(|(issue, count)| {
+        Output::Quality(QualityCount {
+            feed: issue.feed(),
+            issue: issue.name().to_string(),
+            count: count as i64,
+        })
+    });
+    growth
+        .daily
+        .map(Output::GrowthDaily)
+        .concat(growth.by_variant.map(Output::GrowthDailyByVariant))
+        .concat(growth.weekly.map(Output::GrowthWeekly))
+        .concat(quality)
 }
 
 /// Counts the records of `issues` as one data-quality row.

@@ -59,7 +59,7 @@ enum Command {
         #[command(flatten)]
         common: RunArgs,
     },
-    /// Generate a few weeks of Streamflix, replay it, and print the weekly snapshot.
+    /// Generate a few weeks of Streamflix, replay it, and print the weekly engagement and growth snapshots.
     Demo {
         /// Working directory for the generated feeds and the tables.
         #[arg(long, default_value = "streamflix-demo")]
@@ -192,6 +192,10 @@ fn main() -> Result<()> {
             print_summary(&summary);
             if let Some(weekly) = summary.table("engagement_weekly") {
                 println!("\nWeekly engagement snapshot (engagement_weekly):\n");
+                println!("{}", render(weekly));
+            }
+            if let Some(weekly) = summary.table("growth_weekly") {
+                println!("Weekly growth snapshot (growth_weekly):\n");
                 println!("{}", render(weekly));
             }
             println!("All tables are in {}", paths.out.display());

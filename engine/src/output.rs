@@ -15,6 +15,7 @@ use streamflix_model::Feed;
 use crate::dataflow::Epoch;
 use streamflix_model::table::{Cell, Column, ColumnKind, Table};
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
+use streamflix_operators::growth::{GrowthDay, GrowthVariantDay, GrowthWeek};
 
 /// A record that could not be used, with where it came from and why.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -70,6 +71,9 @@ pub struct QualityCount {
 pub enum Output {
     EngagementDaily(EngagementDay),
     EngagementWeekly(EngagementWeek),
+    GrowthDaily(GrowthDay),
+    GrowthDailyByVariant(GrowthVariantDay),
+    GrowthWeekly(GrowthWeek),
     Quality(QualityCount),
     DeadLetter(DeadLetterRow),
     /// A Kafka partition's reader state: not a table row.
@@ -82,6 +86,9 @@ impl Output {
         match self {
             Output::EngagementDaily(row) => Some(row.day),
             Output::EngagementWeekly(row) => Some(row.week.plus(6)),
+            Output::GrowthDaily(row) => Some(row.day),
+            Output::GrowthDailyByVariant(row) => Some(row.day),
+            Output::GrowthWeekly(row) => Some(row.week.plus(6)),
             Output::Quality(_) | Output::DeadLetter(_) | Output::Progress(_) => None,
         }
     }
@@ -178,6 +185,8 @@ impl OutputStore {
         let mut daily = Vec::new();
         let mut weekly = Vec::new();
         let mut checks: Vec<CheckRow> = Vec::new();
+        let (mut growth_daily, mut growth_by_variant, mut growth_weekly) =
+            (Vec::new(), Vec::new(), Vec::new());
         let mut quality = Vec::new();
         for row in rows {
             match row {
@@ -185,6 +194,15 @@ impl OutputStore {
                 Output::EngagementWeekly(week) => {
                     weekly.push(week.cells());
                     checks.extend(week.skew_check());
+                }
+                Output::GrowthDaily(day) => {
+                    growth_daily.push(day.cells());
+                    checks.extend(day.checks());
+                }
+                Output::GrowthDailyByVariant(row) => growth_by_variant.push(row.cells()),
+                Output::GrowthWeekly(week) => {
+                    growth_weekly.push(week.cells());
+                    checks.push(week.plans_check());
                 }
                 Output::Quality(count) => quality.push(vec![
                     Cell::Text(count.feed.to_string()),
@@ -207,6 +225,21 @@ impl OutputStore {
                 name: EngagementWeek::TABLE.into(),
                 columns: EngagementWeek::columns(),
                 rows: weekly,
+            },
+            Table {
+                name: GrowthDay::TABLE.into(),
+                columns: GrowthDay::columns(),
+                rows: growth_daily,
+            },
+            Table {
+                name: GrowthVariantDay::TABLE.into(),
+                columns: GrowthVariantDay::columns(),
+                rows: growth_by_variant,
+            },
+            Table {
+                name: GrowthWeek::TABLE.into(),
+                columns: GrowthWeek::columns(),
+                rows: growth_weekly,
             },
             Table {
                 name: CheckRow::TABLE.into(),

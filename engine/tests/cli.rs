@@ -61,9 +61,12 @@ fn generate(out: &Path, seed: u64, subscribers: u64, days: u32) {
     ]);
 }
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 7] = [
     "engagement_daily",
     "engagement_weekly",
+    "growth_daily",
+    "growth_daily_by_variant",
+    "growth_weekly",
     "checks",
     "data_quality",
 ];
@@ -163,6 +166,30 @@ fn demo_prints_the_weekly_table_and_where_the_tables_are() {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let out = demo.join("out");
     assert!(stdout.contains("engagement_weekly"), "{stdout}");
+    // The growth snapshot follows the engagement one, as written.
+    let growth = stdout
+        .split_once("(growth_weekly):")
+        .unwrap_or_else(|| panic!("no growth snapshot in:\n{stdout}"))
+        .1;
+    let growth_csv = std::fs::read_to_string(out.join("growth_weekly.csv")).unwrap();
+    let growth_header: Vec<&str> = growth_csv.lines().next().unwrap().split(',').collect();
+    let printed_header = growth
+        .lines()
+        .find(|line| line.trim_start().starts_with("week "))
+        .unwrap_or_else(|| panic!("no growth header in:\n{growth}"));
+    assert_eq!(
+        printed_header.split_whitespace().collect::<Vec<_>>(),
+        growth_header
+    );
+    for line in growth_csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert!(
+            growth
+                .lines()
+                .any(|printed| printed.split_whitespace().collect::<Vec<_>>() == cells),
+            "growth week {line} not printed:\n{growth}"
+        );
+    }
     assert!(
         stdout.contains(&format!("All tables are in {}", out.display())),
         "{stdout}"

@@ -37,7 +37,7 @@ pub(crate) fn write(
         ops_stats,
         settlements(ctx, billing, dir, inj)?,
         finance_gl(ctx, billing, ads, &content_usd, &ops_usd, dir)?,
-        plan_catalog(ctx, dir)?,
+        plan_catalog(ctx, dir, inj)?,
         content_catalog(ctx, dir, inj)?,
     ])
 }
@@ -410,7 +410,7 @@ fn finance_gl(
     out.finish()
 }
 
-fn plan_catalog(ctx: &Ctx, dir: &Path) -> Result<FeedStats, GenerateError> {
+fn plan_catalog(ctx: &Ctx, dir: &Path, inj: &mut Injected) -> Result<FeedStats, GenerateError> {
     let mut out = FeedOut::create(dir, "plan_catalog")?;
     let mut b = Vec::new();
     let render = |b: &mut Vec<u8>, plan: usize, cur: Cur, price: i64, at: i64| {
@@ -460,6 +460,22 @@ fn plan_catalog(ctx: &Ctx, dir: &Path) -> Result<FeedStats, GenerateError> {
         ctx.start - 21 * DAY,
     );
     out.line(&b, false)?;
+    if ctx.faults.malformed_records {
+        // A row in force whose tier disagrees with the plan's other
+        // currencies (standard_annual is tier 2 elsewhere); price unchanged.
+        let plan = 3;
+        render(
+            &mut b,
+            plan,
+            Cur::Jpy,
+            PLANS[plan].price[Cur::Jpy.idx()],
+            ctx.start - 10 * DAY,
+        );
+        let tier = format!("\"tier\":{}", PLANS[plan].tier);
+        let text = String::from_utf8_lossy(&b).replace(&tier, "\"tier\":1");
+        out.line(text.as_bytes(), false)?;
+        inj.tier_disagreements += 1;
+    }
     out.finish()
 }
 

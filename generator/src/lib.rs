@@ -100,7 +100,7 @@
 //! | payment_settlements | 164 | 0.01 |
 //! | fx_rates | 151 | 0.01 |
 //! | content_costs | 35 | |
-//! | plan_catalog | 27 | |
+//! | plan_catalog | 28 | |
 //! | operational_costs | 12 | |
 //! | finance_gl | 7 | |
 //!
@@ -164,7 +164,11 @@
 //!   The switch also brings the valid records that contradict the rest:
 //!   `orphan_cancels` (a second cancel while cancelled, and one cancel from
 //!   a subscriber that never signed up), `orphan_plan_changes` (while
-//!   cancelled), `unknown_plan_events` (sign-ups to `promo_holiday`, a plan
+//!   cancelled), `same_time_events` (a plan change stamped at exactly the
+//!   instant of a cancel, so that only the event ids order them),
+//!   `tier_disagreements` (a `plan_catalog` row in force that gives
+//!   `standard_annual` tier 1 in JPY, against 2 elsewhere: the highest
+//!   counts), `unknown_plan_events` (sign-ups to `promo_holiday`, a plan
 //!   with no catalog row, which is also billed), `price_mismatches` (0.2 %
 //!   of charges at a grandfathered or discounted price) and
 //!   `unlisted_titles` (four watched partner titles missing from the
@@ -543,10 +547,12 @@ pub(crate) struct Injected {
     pub malformed_records: u64,
     pub orphan_cancels: u64,
     pub orphan_plan_changes: u64,
+    pub same_time_events: u64,
     pub unknown_plan_events: u64,
     pub price_mismatches: u64,
     pub unlisted_titles: u64,
     pub fx_gap_days: u64,
+    pub tier_disagreements: u64,
 }
 
 impl Injected {
@@ -570,6 +576,8 @@ impl Injected {
             ("malformed_records", self.malformed_records),
             ("orphan_cancels", self.orphan_cancels),
             ("orphan_plan_changes", self.orphan_plan_changes),
+            ("same_time_events", self.same_time_events),
+            ("tier_disagreements", self.tier_disagreements),
             ("unknown_plan_events", self.unknown_plan_events),
             ("price_mismatches", self.price_mismatches),
             ("unlisted_titles", self.unlisted_titles),

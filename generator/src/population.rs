@@ -463,6 +463,31 @@ fn add_anomalies(ctx: &Ctx, pop: &mut Population, master: &mut Prng, inj: &mut I
         let t = between(master, ctx.start, ctx.end) / SEC * SEC;
         pop.phantom_cancels.push((ctx.n + 7, t));
         inj.orphan_cancels += 1;
+        // A plan change stamped at exactly the instant of a cancel: the
+        // event ids decide which comes first (a change then churn, or churn
+        // then an orphan change); either way the subscriber ends cancelled.
+        let cancels: Vec<(usize, LifeEv)> = pop
+            .subs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, sub)| {
+                sub.events
+                    .iter()
+                    .filter(|e| e.kind == Kind::Cancel && sub.active_at(e.t - SEC))
+                    .map(move |e| (i, *e))
+            })
+            .collect();
+        let k = (n / 500).max(2).min(cancels.len());
+        for c in index::sample(master, cancels.len(), k).into_vec() {
+            let (i, cancel) = cancels[c];
+            let plan = other_plan(master, pop.subs[i].plan_at(cancel.t - SEC));
+            pop.subs[i].events.push(LifeEv {
+                kind: Kind::Change,
+                plan,
+                ..cancel
+            });
+            inj.same_time_events += 1;
+        }
     }
     for sub in &mut pop.subs {
         sub.events.sort_by_key(|e| e.t);

@@ -1,5 +1,6 @@
 //! Feeding the same input in random batches and orders gives the same
-//! final tables as feeding it at once.
+//! final tables as feeding it at once: engagement, growth and data
+//! quality.
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -9,7 +10,7 @@ use streamflix_engine::dataflow::Settings;
 use streamflix_engine::memory::{Batch, run_batches};
 use streamflix_model::Calendar;
 
-use crate::support::{engagement_rows, random_viewing};
+use crate::support::{engagement_rows, growth_rows, quality_counts, random_growth, random_viewing};
 
 #[test]
 fn random_batch_orders_give_the_same_tables() {
@@ -17,6 +18,7 @@ fn random_batch_orders_give_the_same_tables() {
     for seed in 100..130 {
         let input = random_viewing::generate(seed, &calendar);
         let mut records = input.records();
+        records.extend(random_growth::generate(seed, &calendar).records());
         let at_once = run_batches(
             vec![Batch {
                 records: records.clone(),
@@ -46,6 +48,16 @@ fn random_batch_orders_give_the_same_tables() {
         assert_eq!(
             engagement_rows(&in_batches),
             engagement_rows(&at_once),
+            "seed {seed}"
+        );
+        assert_eq!(
+            growth_rows(&in_batches),
+            growth_rows(&at_once),
+            "seed {seed}"
+        );
+        assert_eq!(
+            quality_counts(&in_batches),
+            quality_counts(&at_once),
             "seed {seed}"
         );
     }

@@ -1,6 +1,7 @@
 //! `replay` over a generated Streamflix (every fault on) writes exactly the
-//! engagement tables and dead letters a plain batch computation gives, for
-//! any number of workers and any batch size.
+//! engagement and growth tables, checks, data-quality counts and dead
+//! letters a plain batch computation gives, for any number of workers and
+//! any batch size.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -158,7 +159,46 @@ fn replay_equals_the_oracle_on_three_generated_weeks() {
     let (input, generated) = generated(300, 21, 11, "2026-10-05");
     let expected = expected(input.path(), &Calendar::central());
     assert_weeks_hold_exclusions_and_bot_days(&expected);
+    assert_growth_cases(&expected, &generated);
     replay_equals_oracle(input.path(), &generated, &expected);
+}
+
+/// The generated data holds the awkward cases of the growth definitions,
+/// so the comparison covers those rules too.
+fn assert_growth_cases(expected: &Expected, generated: &GenerateSummary) {
+    let growth = &expected.growth;
+    let issue = |feed: Feed, name: &str| {
+        growth
+            .issues
+            .get(&(feed, name))
+            .copied()
+            .unwrap_or_default()
+    };
+    for name in [
+        "duplicate_signup",
+        "orphan_cancel",
+        "orphan_plan_change",
+        "unknown_plan",
+    ] {
+        assert!(issue(Feed::Subscriptions, name) > 0, "no {name}");
+    }
+    assert!(issue(Feed::ExperimentAssignments, "conflicting_assignment") > 0);
+    let total = |count: fn(&streamflix_operators::growth::Counts) -> i64| -> i64 {
+        growth.daily.iter().map(|row| count(&row.counts)).sum()
+    };
+    assert!(total(|c| c.new) > 0 && total(|c| c.reactivated) > 0);
+    assert!(total(|c| c.churned) > 0);
+    assert!(total(|c| c.upgrades) > 0 && total(|c| c.downgrades) > 0);
+    assert!(growth.weekly.iter().any(|w| w.excluded_subscribers > 0));
+    assert!(!growth.by_variant.is_empty());
+    for injected in ["same_time_events", "tier_disagreements"] {
+        let count = generated
+            .injected
+            .iter()
+            .find(|(name, _)| *name == injected)
+            .map_or(0, |(_, count)| *count);
+        assert!(count > 0, "the generator injected no {injected}");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod engagement_oracle;
+mod growth;
 mod incremental;
 mod replay_oracle;
 mod retention;

@@ -29,12 +29,24 @@
 //! One operator per file: [`dedup`], [`exclusion`], [`subscriber_day`],
 //! [`sessions`], [`rolling`], [`median`], [`facts`]; [`engagement`] wires
 //! them into the pipeline and defines its rows.
+//!
+//! The growth pipelines ([`growth`]) reuse [`exclusion`] and [`facts`] and
+//! add [`first_copy`] (dedup of the smaller event feeds), [`plan_tiers`],
+//! [`lifecycle`] (each subscriber's events replayed in order),
+//! [`assignments`] (experiment variants) and [`active_days`] (subscribers
+//! active at each day's end).
 
+pub mod active_days;
+pub mod assignments;
 pub mod dedup;
 pub mod engagement;
 pub mod exclusion;
 pub mod facts;
+pub mod first_copy;
+pub mod growth;
+pub mod lifecycle;
 pub mod median;
+pub mod plan_tiers;
 pub mod retention;
 pub mod rolling;
 pub mod sessions;

@@ -11,21 +11,27 @@ use streamflix_model::Calendar;
 use streamflix_model::records::Record;
 use streamflix_model::table::Table;
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
+use streamflix_operators::growth::{GrowthDay, GrowthVariantDay, GrowthWeek};
 
-use super::oracle;
+use super::{growth_oracle, oracle};
 
 /// The files replay must write, by file name, as computed by the oracle
 /// from the same input directory.
 pub struct Expected {
     pub files: BTreeMap<&'static str, Vec<u8>>,
+    /// The growth oracle's result, to check what the data exercises.
+    pub growth: growth_oracle::GrowthOracle,
     /// What a single plain reader decoded from the directory.
     pub contents: DirectoryContents,
 }
 
 /// The table files replay compares against the oracle.
-pub const TABLE_FILES: [&str; 4] = [
+pub const TABLE_FILES: [&str; 7] = [
     "engagement_daily.csv",
     "engagement_weekly.csv",
+    "growth_daily.csv",
+    "growth_daily_by_variant.csv",
+    "growth_weekly.csv",
     "checks.csv",
     "data_quality.csv",
 ];
@@ -36,18 +42,25 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
     let contents = read_directory(input).expect("the input directory is readable");
     let mut viewing = Vec::new();
     let mut flags = Vec::new();
+    let (mut subscriptions, mut assignments, mut catalog) = (Vec::new(), Vec::new(), Vec::new());
     for record in &contents.records {
         match record {
             Record::Viewing(event) => viewing.push(event.clone()),
             Record::AccountFlag(flag) => flags.push(flag.clone()),
+            Record::Subscription(event) => subscriptions.push(event.clone()),
+            Record::ExperimentAssignment(event) => assignments.push(event.clone()),
+            Record::PlanCatalog(row) => catalog.push(row.clone()),
             _ => {}
         }
     }
     let oracle = oracle::engagement(&viewing, &flags, calendar);
+    let growth = growth_oracle::growth(&subscriptions, &assignments, &flags, &catalog, calendar);
     let mut checks: Vec<CheckRow> = oracle
         .weekly
         .iter()
         .filter_map(EngagementWeek::skew_check)
+        .chain(growth.daily.iter().flat_map(GrowthDay::checks))
+        .chain(growth.weekly.iter().map(GrowthWeek::plans_check))
         .collect();
     checks.sort_by(|a, b| (a.pipeline, a.check, &a.period).cmp(&(b.pipeline, b.check, &b.period)));
     let daily = Table {
@@ -68,14 +81,46 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
     let mut files = BTreeMap::new();
     files.insert("engagement_daily.csv", csv_bytes(&daily));
     files.insert("engagement_weekly.csv", csv_bytes(&weekly));
+    files.insert(
+        "growth_daily.csv",
+        csv_bytes(&Table {
+            name: GrowthDay::TABLE.into(),
+            columns: GrowthDay::columns(),
+            rows: growth.daily.iter().map(GrowthDay::cells).collect(),
+        }),
+    );
+    files.insert(
+        "growth_daily_by_variant.csv",
+        csv_bytes(&Table {
+            name: GrowthVariantDay::TABLE.into(),
+            columns: GrowthVariantDay::columns(),
+            rows: growth
+                .by_variant
+                .iter()
+                .map(GrowthVariantDay::cells)
+                .collect(),
+        }),
+    );
+    files.insert(
+        "growth_weekly.csv",
+        csv_bytes(&Table {
+            name: GrowthWeek::TABLE.into(),
+            columns: GrowthWeek::columns(),
+            rows: growth.weekly.iter().map(GrowthWeek::cells).collect(),
+        }),
+    );
     files.insert("checks.csv", csv_bytes(&checks));
-    // Viewing's only data-quality issue so far: conflicting duplicates.
+    // Viewing's data-quality issue (conflicting duplicates) comes first,
+    // then the growth feeds' issues, by feed and issue name.
     let mut quality = String::from("feed,issue,count\n");
     if oracle.conflicting_duplicates > 0 {
         quality.push_str(&format!(
             "viewing,conflicting_duplicate,{}\n",
             oracle.conflicting_duplicates
         ));
+    }
+    for ((feed, issue), count) in &growth.issues {
+        quality.push_str(&format!("{},{issue},{count}\n", feed.name()));
     }
     files.insert("data_quality.csv", quality.into_bytes());
     let mut letters = String::new();
@@ -84,7 +129,11 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
         letters.push('\n');
     }
     files.insert("dead_letters.jsonl", letters.into_bytes());
-    Expected { files, contents }
+    Expected {
+        files,
+        growth,
+        contents,
+    }
 }
 
 pub fn csv_bytes(table: &Table) -> Vec<u8> {
