@@ -421,10 +421,24 @@ fn every_bad_line_is_a_dead_letter_and_good_lines_count() {
         );
         assert_eq!(weekly, [expected_weekly], "{context}: engagement_weekly");
         let checks = data_lines(&out.path().join("checks.csv"));
+        // Growth: the one good subscription line, u1, is s1's sign-up on
+        // Sunday 2026-11-01 (05:00 CST) to a plan the (absent) catalog does
+        // not know, and s1 has no experiment assignment.
         assert_eq!(
             checks,
-            ["aggregate_engagement,event_time_skew,2026-11-02,pass,10,600"],
+            [
+                "aggregate_engagement,event_time_skew,2026-11-02,pass,10,600",
+                "aggregate_growth,plans_known,2026-10-26,fail,1,0",
+                "daily_growth,experiment_coverage,2026-11-01,fail,0,0.97",
+                "daily_growth,signups_match_log,2026-11-01,pass,0,0.02",
+            ],
             "{context}: checks"
+        );
+        let growth = data_lines(&out.path().join("growth_weekly.csv"));
+        assert_eq!(
+            growth,
+            ["2026-10-26,1,0,0,0,0,1,1,0"],
+            "{context}: growth_weekly"
         );
 
         // And everything equals the batch oracle over the same directory.
