@@ -30,16 +30,26 @@
 //! [`sessions`], [`rolling`], [`median`], [`facts`]; [`engagement`] wires
 //! them into the pipeline and defines its rows.
 
+pub mod allocation;
+pub mod assignments;
+pub mod billing;
+pub mod currency;
 pub mod dedup;
 pub mod engagement;
+pub mod event_dedup;
 pub mod exclusion;
 pub mod facts;
 pub mod median;
+pub mod profit;
+pub mod reference;
 pub mod retention;
 pub mod rolling;
 pub mod sessions;
 pub mod split;
 pub mod subscriber_day;
+#[cfg(test)]
+mod testing;
+pub mod watch;
 
 /// The bound every generic operator here places on its timestamp.
 pub trait Time:
