@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
-use streamflix_engine::demo::{DemoPaths, render};
+use streamflix_engine::demo::{DemoPaths, failing_checks, render, render_transposed};
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
 use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Calendar;
@@ -53,7 +53,7 @@ enum Command {
         #[command(flatten)]
         common: RunArgs,
     },
-    /// Generate a few weeks of Streamflix, replay it, and print the weekly snapshot.
+    /// Generate a few weeks of Streamflix, replay it, and print the weekly snapshot, the month-to-date profit and the failing checks.
     Demo {
         /// Working directory for the generated feeds and the tables.
         #[arg(long, default_value = "streamflix-demo")]
@@ -162,6 +162,25 @@ fn main() -> Result<()> {
             if let Some(weekly) = summary.table("engagement_weekly") {
                 println!("\nWeekly engagement snapshot (engagement_weekly):\n");
                 println!("{}", render(weekly));
+            }
+            if let Some(monthly) = summary.table("profit_monthly") {
+                println!(
+                    "Monthly profit snapshot (profit_monthly; the last month is month to date):\n"
+                );
+                println!("{}", render_transposed(monthly));
+            }
+            if let Some(checks) = summary.table("checks") {
+                let failing = failing_checks(checks);
+                if failing.rows.is_empty() {
+                    println!("Failing checks: none\n");
+                } else {
+                    println!(
+                        "Failing checks ({} of {}):\n",
+                        failing.rows.len(),
+                        checks.rows.len()
+                    );
+                    println!("{}", render(&failing));
+                }
             }
             println!("All tables are in {}", paths.out.display());
         }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use streamflix_model::Feed;
 use streamflix_model::table::{Cell, Column, ColumnKind, Table};
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
+use streamflix_operators::profit::{ProfitMonth, ProfitSubscriberMonth};
 
 /// A record that could not be used, with where it came from and why.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -67,6 +68,8 @@ pub struct QualityCount {
 pub enum Output {
     EngagementDaily(EngagementDay),
     EngagementWeekly(EngagementWeek),
+    ProfitSubscriberMonthly(ProfitSubscriberMonth),
+    ProfitMonthly(ProfitMonth),
     Quality(QualityCount),
     DeadLetter(DeadLetterRow),
 }
@@ -77,6 +80,10 @@ impl Output {
         match self {
             Output::EngagementDaily(row) => Some(row.day),
             Output::EngagementWeekly(row) => Some(row.week.plus(6)),
+            Output::ProfitSubscriberMonthly(row) => {
+                Some(row.billing_period.next().first_day().plus(-1))
+            }
+            Output::ProfitMonthly(row) => Some(row.last_day()),
             Output::Quality(_) | Output::DeadLetter(_) => None,
         }
     }
@@ -132,6 +139,7 @@ impl OutputStore {
         let mut daily = Vec::new();
         let mut weekly = Vec::new();
         let mut checks: Vec<CheckRow> = Vec::new();
+        let (mut unit_profit, mut monthly_profit) = (Vec::new(), Vec::new());
         let mut quality = Vec::new();
         for row in rows {
             match row {
@@ -139,6 +147,11 @@ impl OutputStore {
                 Output::EngagementWeekly(week) => {
                     weekly.push(week.cells());
                     checks.extend(week.skew_check());
+                }
+                Output::ProfitSubscriberMonthly(row) => unit_profit.push(row.cells()),
+                Output::ProfitMonthly(month) => {
+                    monthly_profit.push(month.cells());
+                    checks.extend(month.checks());
                 }
                 Output::Quality(count) => quality.push(vec![
                     Cell::Text(count.feed.to_string()),
@@ -161,6 +174,16 @@ impl OutputStore {
                 name: EngagementWeek::TABLE.into(),
                 columns: EngagementWeek::columns(),
                 rows: weekly,
+            },
+            Table {
+                name: ProfitSubscriberMonth::TABLE.into(),
+                columns: ProfitSubscriberMonth::columns(),
+                rows: unit_profit,
+            },
+            Table {
+                name: ProfitMonth::TABLE.into(),
+                columns: ProfitMonth::columns(),
+                rows: monthly_profit,
             },
             Table {
                 name: CheckRow::TABLE.into(),

@@ -5,5 +5,7 @@ mod support;
 mod bad_input;
 mod engagement_oracle;
 mod incremental;
+mod profit_oracle;
+mod profit_restatement;
 mod replay_oracle;
 mod retention;

@@ -113,13 +113,16 @@ mod tests {
         let out = run_once(input, |records| {
             let month = Month::parse("2026-10").unwrap();
             let watch = records.clone().explode(move |record| match record {
-                In::Watch(partner, subscriber, micros) => {
-                    Some((((Id::from(partner.as_str()), month), subscriber), micros as isize))
-                }
+                In::Watch(partner, subscriber, micros) => Some((
+                    ((Id::from(partner.as_str()), month), subscriber),
+                    micros as isize,
+                )),
                 In::Cost(..) => None,
             });
             let cost = records.explode(move |record| match record {
-                In::Cost(partner, micros) => Some(((Id::from(partner.as_str()), month), micros as isize)),
+                In::Cost(partner, micros) => {
+                    Some(((Id::from(partner.as_str()), month), micros as isize))
+                }
                 In::Watch(..) => None,
             });
             allocate(watch, cost)
@@ -173,7 +176,10 @@ mod tests {
 
     #[test]
     fn without_watchers_the_cost_stays_unallocated() {
-        let out = allocate_all(vec![In::Cost("p".into(), 5_000_000), In::Watch("q".into(), 1, 100)]);
+        let out = allocate_all(vec![
+            In::Cost("p".into(), 5_000_000),
+            In::Watch("q".into(), 1, 100),
+        ]);
         assert_eq!(
             out,
             vec![("p".into(), Allocation::Unallocated(Micros(5_000_000)))]
@@ -182,7 +188,10 @@ mod tests {
 
     #[test]
     fn watchers_without_cost_receive_nothing() {
-        let out = allocate_all(vec![In::Watch("q".into(), 1, 100), In::Watch("q".into(), 2, 50)]);
+        let out = allocate_all(vec![
+            In::Watch("q".into(), 1, 100),
+            In::Watch("q".into(), 2, 50),
+        ]);
         assert!(out.is_empty(), "{out:?}");
     }
 

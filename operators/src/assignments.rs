@@ -87,7 +87,13 @@ mod tests {
     use super::*;
     use crate::testing::run;
 
-    fn assign(id: &str, seconds: i64, subscriber: &str, experiment: &str, variant: &str) -> ExperimentAssignment {
+    fn assign(
+        id: &str,
+        seconds: i64,
+        subscriber: &str,
+        experiment: &str,
+        variant: &str,
+    ) -> ExperimentAssignment {
         ExperimentAssignment {
             event_id: id.into(),
             event_time: Instant::from_seconds(seconds),

@@ -40,7 +40,12 @@ pub fn billing_in_force<'s, T: Time>(
     billing: VecCollection<'s, T, Billing>,
 ) -> BillingInForce<'s, T> {
     let states = billing
-        .map(|record| ((record.subscriber_id.clone(), record.billing_period), record))
+        .map(|record| {
+            (
+                (record.subscriber_id.clone(), record.billing_period),
+                record,
+            )
+        })
         .reduce_named(
             "BillingInForce",
             |_key, records: &[(&Billing, isize)], output: &mut Vec<(KeyState, isize)>| {

@@ -81,12 +81,13 @@ where
     let unpriced = foreign
         .map(|(_, payload)| payload)
         .concat(priced.clone().map(|(payload, _)| payload).negate());
-    let outcomes = priced
-        .concat(dollars.map(|payload| (payload, ONE)))
-        .map(move |(payload, rate)| match convert(&payload, rate) {
-            Some(result) => Ok(result),
-            None => Err(payload),
-        });
+    let outcomes =
+        priced
+            .concat(dollars.map(|payload| (payload, ONE)))
+            .map(move |(payload, rate)| match convert(&payload, rate) {
+                Some(result) => Ok(result),
+                None => Err(payload),
+            });
     let converted = outcomes.clone().flat_map(Result::ok);
     let failed = outcomes.flat_map(Result::err);
     (converted, unpriced.concat(failed))
@@ -202,8 +203,9 @@ mod tests {
 
     #[test]
     fn amounts_convert_or_are_reported_missing() {
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[derive(serde::Serialize, serde::Deserialize)]
+        #[derive(
+            Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+        )]
         enum In {
             Rate(PositionedRate),
             Amount((Currency, Day), (u32, Micros)),

@@ -224,9 +224,12 @@ pub fn profit<'s, T: Time>(
     let billing = billing_in_force(billing.events);
     let in_force = billing.in_force;
     let mut facts = vec![
-        in_force
-            .clone()
-            .flat_map(|b| [(b.billing_period, MonthFact::Seen, 1), (b.billing_period, MonthFact::BillingRecord, 1)]),
+        in_force.clone().flat_map(|b| {
+            [
+                (b.billing_period, MonthFact::Seen, 1),
+                (b.billing_period, MonthFact::BillingRecord, 1),
+            ]
+        }),
         billing
             .violations
             .map(|(_, period)| (period, MonthFact::PkViolation, 1)),
@@ -275,19 +278,28 @@ pub fn profit<'s, T: Time>(
     let ad_day = day_of.clone();
     let ads = ads.events.map(move |a| {
         let day = ad_day(a.event_time);
-        ((a.currency, day), (fingerprint(&a.subscriber_id), month_of(day), a.amount))
+        (
+            (a.currency, day),
+            (fingerprint(&a.subscriber_id), month_of(day), a.amount),
+        )
     });
-    facts.push(ads.clone().map(|(_, (_, month, _))| (month, MonthFact::Seen, 1)));
-    let (ads, ads_missing) = convert(
-        ads,
-        rates.clone(),
-        |(subscriber, month, amount), rate| Some(((*subscriber, *month), to_usd(*amount, rate)?)),
+    facts.push(
+        ads.clone()
+            .map(|(_, (_, month, _))| (month, MonthFact::Seen, 1)),
     );
+    let (ads, ads_missing) = convert(ads, rates.clone(), |(subscriber, month, amount), rate| {
+        Some(((*subscriber, *month), to_usd(*amount, rate)?))
+    });
     facts.push(ads_missing.map(|(_, month, _)| (month, MonthFact::FxMissing, 1)));
-    facts.push(ads.clone().map(|((_, month), usd)| (month, MonthFact::AdRevenue, usd.0)));
+    facts.push(
+        ads.clone()
+            .map(|((_, month), usd)| (month, MonthFact::AdRevenue, usd.0)),
+    );
 
     // Content cost lines, at the first day of their period.
-    let lines = dedup_events("DedupContentCosts", inputs.content_costs, |c| c.event_id.as_str());
+    let lines = dedup_events("DedupContentCosts", inputs.content_costs, |c| {
+        c.event_id.as_str()
+    });
     duplicates(Feed::ContentCosts, lines.conflicting);
     let costed = lines
         .events
@@ -302,7 +314,9 @@ pub fn profit<'s, T: Time>(
             )
         }),
         rates.clone(),
-        |(partner, period, amount), rate| Some(((partner.clone(), *period), to_usd(*amount, rate)?)),
+        |(partner, period, amount), rate| {
+            Some(((partner.clone(), *period), to_usd(*amount, rate)?))
+        },
     );
     facts.push(lines_missing.map(|(_, period, _)| (period, MonthFact::FxMissing, 1)));
     facts.push(
@@ -310,7 +324,11 @@ pub fn profit<'s, T: Time>(
             .clone()
             .map(|((_, period), usd)| (period, MonthFact::ContentCost, usd.0)),
     );
-    facts.push(costed.clone().map(|(_, period)| (period, MonthFact::Seen, 1)));
+    facts.push(
+        costed
+            .clone()
+            .map(|(_, period)| (period, MonthFact::Seen, 1)),
+    );
 
     // Operational cost lines, at the first day of their period.
     let operational = dedup_events("DedupOperationalCosts", inputs.operational_costs, |c| {
@@ -324,9 +342,12 @@ pub fn profit<'s, T: Time>(
             .map(|line| (line.period, MonthFact::Seen, 1)),
     );
     let (operational, operational_missing) = convert(
-        operational
-            .events
-            .map(|line| ((line.currency, line.period.first_day()), (line.period, line.amount))),
+        operational.events.map(|line| {
+            (
+                (line.currency, line.period.first_day()),
+                (line.period, line.amount),
+            )
+        }),
         rates.clone(),
         |(period, amount), rate| Some((*period, to_usd(*amount, rate)?)),
     );
@@ -345,12 +366,14 @@ pub fn profit<'s, T: Time>(
     let settlements = settlements
         .events
         .map(|s| ((s.currency, s.date), (month_of(s.date), s.amount)));
-    facts.push(settlements.clone().map(|(_, (month, _))| (month, MonthFact::Seen, 1)));
-    let (settled, settled_missing) = convert(
-        settlements,
-        rates,
-        |(month, amount), rate| Some((*month, to_usd(*amount, rate)?)),
+    facts.push(
+        settlements
+            .clone()
+            .map(|(_, (month, _))| (month, MonthFact::Seen, 1)),
     );
+    let (settled, settled_missing) = convert(settlements, rates, |(month, amount), rate| {
+        Some((*month, to_usd(*amount, rate)?))
+    });
     facts.push(settled_missing.map(|(month, _)| (month, MonthFact::FxMissing, 1)));
     facts.push(settled.map(|(month, usd)| {
         if usd.0 >= 0 {
@@ -363,7 +386,9 @@ pub fn profit<'s, T: Time>(
     // The GL's revenue per period.
     let gl = current_rows(
         "CurrentGlRow",
-        inputs.finance_gl.map(|row| ((row.period, row.account), row)),
+        inputs
+            .finance_gl
+            .map(|row| ((row.period, row.account), row)),
         |row: &FinanceGl| row.updated_at,
     );
     facts.push(gl.flat_map(|((period, account), row)| {
@@ -415,10 +440,14 @@ pub fn profit<'s, T: Time>(
         billed_watch,
         content_cost.explode(|(key, usd)| Some((key, usd.0 as isize))),
     );
-    facts.push(allocations.clone().flat_map(|((_, month), allocation)| match allocation {
-        Allocation::Unallocated(usd) => Some((month, MonthFact::Unallocated, usd.0)),
-        Allocation::Share(..) => None,
-    }));
+    facts.push(
+        allocations
+            .clone()
+            .flat_map(|((_, month), allocation)| match allocation {
+                Allocation::Unallocated(usd) => Some((month, MonthFact::Unallocated, usd.0)),
+                Allocation::Share(..) => None,
+            }),
+    );
 
     // Operational cost, split evenly over the month's billed subscribers.
     let operational_share = operational
@@ -438,8 +467,10 @@ pub fn profit<'s, T: Time>(
                         .map(|(_, total)| *total as i128)
                         .sum()
                 };
-                let (cost, subscribers) =
-                    (total(OperationalPart::Cost), total(OperationalPart::Subscriber));
+                let (cost, subscribers) = (
+                    total(OperationalPart::Cost),
+                    total(OperationalPart::Subscriber),
+                );
                 if subscribers > 0 && cost != 0 {
                     output.push((clamp(div_half_even(cost, subscribers)), 1));
                 }
@@ -462,19 +493,31 @@ pub fn profit<'s, T: Time>(
     let variants = assignments
         .in_force
         .map(|(subscriber, variant)| (fingerprint(&subscriber), variant))
-        .join_map(billed_by_subscriber, |subscriber, (experiment, variant), month| {
-            ((*subscriber, *month), RowPart::Experiment(experiment.clone(), variant.clone()))
-        });
+        .join_map(
+            billed_by_subscriber,
+            |subscriber, (experiment, variant), month| {
+                (
+                    (*subscriber, *month),
+                    RowPart::Experiment(experiment.clone(), variant.clone()),
+                )
+            },
+        );
 
     // Rows per (subscriber, month).
     let parts = bills
         .map(|(key, bill)| (key, RowPart::Bill(bill)))
         .concat(variants)
         .concat(ads.explode(|(key, usd)| Some(((key, RowPart::AdRevenue), usd.0 as isize))))
-        .concat(allocations.flat_map(|((_, month), allocation)| match allocation {
-            Allocation::Share(subscriber, usd) => Some((((subscriber, month), RowPart::ContentCost), usd)),
-            Allocation::Unallocated(_) => None,
-        }).explode(|(part, usd)| Some((part, usd.0 as isize))))
+        .concat(
+            allocations
+                .flat_map(|((_, month), allocation)| match allocation {
+                    Allocation::Share(subscriber, usd) => {
+                        Some((((subscriber, month), RowPart::ContentCost), usd))
+                    }
+                    Allocation::Unallocated(_) => None,
+                })
+                .explode(|(part, usd)| Some((part, usd.0 as isize))),
+        )
         .concat(
             billed
                 .map(|(subscriber, month)| (month, subscriber))
@@ -486,7 +529,9 @@ pub fn profit<'s, T: Time>(
     let subscriber_monthly = parts
         .reduce_named(
             "ProfitSubscriberRow",
-            |(_, month), parts: &[(&RowPart, isize)], output: &mut Vec<(ProfitSubscriberMonth, isize)>| {
+            |(_, month),
+             parts: &[(&RowPart, isize)],
+             output: &mut Vec<(ProfitSubscriberMonth, isize)>| {
                 if let Some(row) = subscriber_row(*month, parts) {
                     output.push((row, 1));
                 }
@@ -494,16 +539,19 @@ pub fn profit<'s, T: Time>(
         )
         .map(|(_, row)| row);
     facts.push(subscriber_monthly.clone().flat_map(|row| {
-        (row.profit().0 < 0 && row.refund.0 == 0)
-            .then_some((row.billing_period, MonthFact::NegativeWithoutRefund, 1))
+        (row.profit().0 < 0 && row.refund.0 == 0).then_some((
+            row.billing_period,
+            MonthFact::NegativeWithoutRefund,
+            1,
+        ))
     }));
 
     let mut all_facts = facts.pop().expect("facts were pushed");
     for more in facts {
         all_facts = all_facts.concat(more);
     }
-    let monthly = rows_from_facts("ProfitMonthlyRow", as_facts(all_facts), month_row)
-        .map(|(_, row)| row);
+    let monthly =
+        rows_from_facts("ProfitMonthlyRow", as_facts(all_facts), month_row).map(|(_, row)| row);
     Profit {
         subscriber_monthly,
         monthly,
@@ -524,12 +572,14 @@ fn price_mismatches<'s, T: Time>(
         |row: &PlanCatalog| row.updated_at,
     )
     .map(|(key, row)| (key, row.monthly_price));
-    let charges =
-        in_force.map(|b| ((b.plan_id, b.currency), (b.billing_period, b.plan_amount)));
+    let charges = in_force.map(|b| ((b.plan_id, b.currency), (b.billing_period, b.plan_amount)));
     let compared = charges
         .clone()
         .join_map(prices, |_plan, (period, amount), price| {
-            (*period, (amount.0 as i128 - price.0 as i128).abs() > PRICE_TOLERANCE.0 as i128)
+            (
+                *period,
+                (amount.0 as i128 - price.0 as i128).abs() > PRICE_TOLERANCE.0 as i128,
+            )
         });
     // One current row per key: what did not join has no catalog row.
     let unlisted = charges
@@ -630,9 +680,9 @@ fn money(value: i128) -> Cell {
 }
 
 /// `100 x numerator / denominator`, empty over zero: one floating division
-/// of exact integers.
+/// of exact integers (a zero is written `0`, never `-0`).
 fn percent(numerator: i128, denominator: i128) -> Option<f64> {
-    (denominator != 0).then(|| (100 * numerator) as f64 / denominator as f64)
+    (denominator != 0).then(|| (100 * numerator) as f64 / denominator as f64 + 0.0)
 }
 
 fn amount(value: Micros) -> i128 {
@@ -857,9 +907,18 @@ impl ProfitMonth {
             for (name, count) in [
                 ("pk_unique", unit.pk_violations),
                 ("plan_price_matches_catalog", unit.price_mismatches),
-                ("no_negative_profit_without_refund", unit.negative_without_refund),
+                (
+                    "no_negative_profit_without_refund",
+                    unit.negative_without_refund,
+                ),
             ] {
-                checks.push(check("unit_profit", name, count == 0, Some(count as f64), 0.0));
+                checks.push(check(
+                    "unit_profit",
+                    name,
+                    count == 0,
+                    Some(count as f64),
+                    0.0,
+                ));
             }
         }
         checks

@@ -14,7 +14,10 @@ pub fn run<I, O, B>(batches: Vec<Vec<I>>, build: B) -> BTreeMap<O, isize>
 where
     I: ExchangeData + Sync,
     O: ExchangeData + std::hash::Hash,
-    B: for<'s> FnOnce(VecCollection<'s, u64, I>) -> VecCollection<'s, u64, O> + Send + Sync + 'static,
+    B: for<'s> FnOnce(VecCollection<'s, u64, I>) -> VecCollection<'s, u64, O>
+        + Send
+        + Sync
+        + 'static,
 {
     let captured = timely::execute_directly(move |worker| {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -46,7 +49,10 @@ pub fn run_once<I, O, B>(input: Vec<I>, build: B) -> BTreeMap<O, isize>
 where
     I: ExchangeData + Sync,
     O: ExchangeData + std::hash::Hash,
-    B: for<'s> FnOnce(VecCollection<'s, u64, I>) -> VecCollection<'s, u64, O> + Send + Sync + 'static,
+    B: for<'s> FnOnce(VecCollection<'s, u64, I>) -> VecCollection<'s, u64, O>
+        + Send
+        + Sync
+        + 'static,
 {
     run(vec![input], build)
 }

@@ -33,18 +33,71 @@ use crate::retention::retire;
 /// When the records of a month leave the dataflow.
 pub type RetireMonth<T> = Rc<dyn Fn(Month) -> T>;
 
-/// What deduplication needs to know of one viewing event. The field order
-/// is the order in which copies are preferred.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-struct Copy {
+/// What deduplication needs to know of one viewing event, kept small: the
+/// arrangement holds one per event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct ViewCopy {
     time: Instant,
     subscriber: Fingerprint,
-    /// The content's fingerprint, low 64 bits first (the order engagement
-    /// uses), then the whole.
-    content_low: u64,
-    watch: i64,
     content: Fingerprint,
-    month: Month,
+    watch: i64,
+}
+
+impl ViewCopy {
+    /// The order in which copies are preferred: engagement's (content by
+    /// the low 64 bits of its fingerprint first).
+    fn preference(&self) -> impl Ord + use<> {
+        (
+            self.time,
+            self.subscriber,
+            self.content as u64,
+            self.watch,
+            self.content,
+        )
+    }
+}
+
+impl PartialOrd for ViewCopy {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ViewCopy {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.preference().cmp(&other.preference())
+    }
+}
+
+/// The business month of instants, remembering the last month's bounds:
+/// consecutive events mostly share a month, and a bounds check is much
+/// cheaper than a time-zone lookup.
+struct MonthOf {
+    calendar: Calendar,
+    cached: Option<(Instant, Instant, Month)>,
+}
+
+impl MonthOf {
+    fn new(calendar: &Calendar) -> MonthOf {
+        MonthOf {
+            calendar: calendar.clone(),
+            cached: None,
+        }
+    }
+
+    fn month(&mut self, time: Instant) -> Month {
+        if let Some((start, end, month)) = self.cached
+            && start <= time
+            && time < end
+        {
+            return month;
+        }
+        let month = self.calendar.day_of(time).month();
+        let start = self.calendar.start_of(month.first_day());
+        let end = self.calendar.start_of(month.next().first_day());
+        self.cached = Some((start, end, month));
+        month
+    }
 }
 
 /// A watch-time record: `(content, (subscriber, month))`, the difference
@@ -58,28 +111,29 @@ pub fn monthly_watch<'s, T: Time>(
     calendar: &Calendar,
     retire_month: Option<RetireMonth<T>>,
 ) -> VecCollection<'s, T, WatchKey> {
-    let calendar = calendar.clone();
-    let copies = viewing.map(move |event| {
-        let content = fingerprint(&event.content_id);
+    let copies = viewing.map(|event| {
         (
             fingerprint(&event.event_id),
-            Copy {
+            ViewCopy {
                 time: event.event_time,
                 subscriber: fingerprint(&event.subscriber_id),
-                content_low: content as u64,
+                content: fingerprint(&event.content_id),
                 watch: event.watch_seconds.0,
-                content,
-                month: calendar.day_of(event.event_time).month(),
             },
         )
     });
     let copies = match retire_month {
-        Some(retire_at) => retire(copies, move |(_, copy)| retire_at(copy.month)),
+        Some(retire_at) => {
+            let calendar = calendar.clone();
+            retire(copies, move |(_, copy)| {
+                retire_at(calendar.day_of(copy.time).month())
+            })
+        }
         None => copies,
     };
     let surplus = copies.clone().reduce_named(
         "ViewingCopies",
-        |_event, copies: &[(&Copy, isize)], output: &mut Vec<(Copy, isize)>| {
+        |_event, copies: &[(&ViewCopy, isize)], output: &mut Vec<(ViewCopy, isize)>| {
             // Sorted: the first copy is kept, once.
             let mut counts = copies.iter();
             let (first, count) = counts.next().expect("a reduction sees at least one copy");
@@ -91,11 +145,26 @@ pub fn monthly_watch<'s, T: Time>(
             }
         },
     );
-    let key = |copy: &Copy| (copy.content, (copy.subscriber, copy.month));
+    let mut months = MonthOf::new(calendar);
+    let mut surplus_months = MonthOf::new(calendar);
     copies
-        .explode(move |(_, copy)| (copy.watch != 0).then(|| (key(&copy), copy.watch as isize)))
+        .explode(move |(_, copy)| {
+            (copy.watch != 0).then(|| {
+                let month = months.month(copy.time);
+                (
+                    (copy.content, (copy.subscriber, month)),
+                    copy.watch as isize,
+                )
+            })
+        })
         .concat(surplus.explode(move |(_, copy)| {
-            (copy.watch != 0).then(|| (key(&copy), -(copy.watch as isize)))
+            (copy.watch != 0).then(|| {
+                let month = surplus_months.month(copy.time);
+                (
+                    (copy.content, (copy.subscriber, month)),
+                    -(copy.watch as isize),
+                )
+            })
         }))
 }
 

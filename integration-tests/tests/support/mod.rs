@@ -1,6 +1,9 @@
 //! Helpers shared by the test modules.
 
 pub mod oracle;
+pub mod profit;
+pub mod profit_oracle;
+pub mod random_profit;
 pub mod random_viewing;
 pub mod tables;
 

@@ -9,10 +9,11 @@ use streamflix_connectors::files::{DirectoryContents, read_directory};
 use streamflix_connectors::sinks::write_csv;
 use streamflix_model::Calendar;
 use streamflix_model::records::Record;
-use streamflix_model::table::Table;
+use streamflix_model::table::{Cell, Table};
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
+use streamflix_operators::profit::{ProfitMonth, ProfitSubscriberMonth};
 
-use super::oracle;
+use super::{oracle, profit_oracle};
 
 /// The files replay must write, by file name, as computed by the oracle
 /// from the same input directory.
@@ -23,9 +24,11 @@ pub struct Expected {
 }
 
 /// The table files replay compares against the oracle.
-pub const TABLE_FILES: [&str; 4] = [
+pub const TABLE_FILES: [&str; 6] = [
     "engagement_daily.csv",
     "engagement_weekly.csv",
+    "profit_subscriber_monthly.csv",
+    "profit_monthly.csv",
     "checks.csv",
     "data_quality.csv",
 ];
@@ -44,12 +47,15 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
         }
     }
     let oracle = oracle::engagement(&viewing, &flags, calendar);
-    let mut checks: Vec<CheckRow> = oracle
+    let profit = profit_oracle::profit(&contents.records, calendar);
+    let mut checks: Vec<Vec<Cell>> = oracle
         .weekly
         .iter()
         .filter_map(EngagementWeek::skew_check)
+        .map(|check| check.cells())
+        .chain(profit.checks)
         .collect();
-    checks.sort_by(|a, b| (a.pipeline, a.check, &a.period).cmp(&(b.pipeline, b.check, &b.period)));
+    checks.sort_by_key(|row| (row[0].to_string(), row[1].to_string(), row[2].to_string()));
     let daily = Table {
         name: EngagementDay::TABLE.into(),
         columns: EngagementDay::columns(),
@@ -63,19 +69,35 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
     let checks = Table {
         name: CheckRow::TABLE.into(),
         columns: CheckRow::columns(),
-        rows: checks.iter().map(CheckRow::cells).collect(),
+        rows: checks,
+    };
+    let unit_profit = Table {
+        name: ProfitSubscriberMonth::TABLE.into(),
+        columns: ProfitSubscriberMonth::columns(),
+        rows: profit.subscriber_monthly,
+    };
+    let monthly_profit = Table {
+        name: ProfitMonth::TABLE.into(),
+        columns: ProfitMonth::columns(),
+        rows: profit.monthly,
     };
     let mut files = BTreeMap::new();
     files.insert("engagement_daily.csv", csv_bytes(&daily));
     files.insert("engagement_weekly.csv", csv_bytes(&weekly));
+    files.insert("profit_subscriber_monthly.csv", csv_bytes(&unit_profit));
+    files.insert("profit_monthly.csv", csv_bytes(&monthly_profit));
     files.insert("checks.csv", csv_bytes(&checks));
-    // Viewing's only data-quality issue so far: conflicting duplicates.
+    // Viewing's conflicting duplicates (engagement), then profit's feeds,
+    // in feed order.
     let mut quality = String::from("feed,issue,count\n");
     if oracle.conflicting_duplicates > 0 {
         quality.push_str(&format!(
             "viewing,conflicting_duplicate,{}\n",
             oracle.conflicting_duplicates
         ));
+    }
+    for ((feed, issue), count) in &profit.quality {
+        quality.push_str(&format!("{feed},{issue},{count}\n"));
     }
     files.insert("data_quality.csv", quality.into_bytes());
     let mut letters = String::new();
