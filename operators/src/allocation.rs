@@ -6,9 +6,10 @@
 //! `w_s` of the partner's total `W` (billed subscribers only, in
 //! microseconds) receives `cost x w_s / W` micro-dollars, computed in
 //! 128-bit integers and rounded half to even once. What the rounded shares
-//! leave of the cost (a few micro-dollars at most, or the whole cost when
-//! no billed subscriber watched the partner) is *unallocated*, so shares
-//! plus unallocated always equal the partner's cost to the micro-dollar.
+//! leave of the cost (less than half a micro-dollar per watcher, or the
+//! whole cost when no billed subscriber watched the partner) is
+//! *unallocated*, so shares plus unallocated always equal the partner's
+//! cost to the micro-dollar.
 //!
 //! Inputs carry their amounts in the difference: watch time on a
 //! `((partner, month), subscriber)` record, cost on a `(partner, month)`

@@ -930,3 +930,173 @@ impl ProfitMonth {
 pub fn retire_months<T: 'static>(frozen_from: impl Fn(Day) -> T + 'static) -> RetireMonth<T> {
     Rc::new(move |month: Month| frozen_from(month.next().first_day().plus(-1)))
 }
+
+#[cfg(test)]
+mod tests {
+    use streamflix_model::records::OperationalCost;
+    use streamflix_model::{Currency, Instant};
+
+    use super::*;
+    use crate::testing::run_once;
+
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    enum In {
+        Bill(Billing),
+        Operational(OperationalCost),
+    }
+
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    enum Out {
+        Row(ProfitSubscriberMonth),
+        Month(ProfitMonth),
+    }
+
+    fn october() -> Month {
+        Month::parse("2026-10").unwrap()
+    }
+
+    fn bill(subscriber: &str, plan_units: i64, refund_units: i64) -> In {
+        In::Bill(Billing {
+            event_id: format!("b-{subscriber}").into(),
+            event_time: Instant::parse_rfc3339("2026-10-02T12:00:00Z").unwrap(),
+            subscriber_id: subscriber.into(),
+            billing_period: october(),
+            plan_id: "basic".into(),
+            currency: Currency::USD,
+            plan_amount: Micros::from_units(plan_units),
+            addons: vec![],
+            refund_amount: Micros::from_units(refund_units),
+        })
+    }
+
+    fn operational(units: i64) -> In {
+        In::Operational(OperationalCost {
+            event_id: "op".into(),
+            period: october(),
+            category: "cdn".into(),
+            amount: Micros::from_units(units),
+            currency: Currency::USD,
+        })
+    }
+
+    /// Runs both pipelines over bills and operational lines only.
+    fn run(input: Vec<In>) -> (Vec<ProfitSubscriberMonth>, ProfitMonth) {
+        let out = run_once(input, |records| {
+            fn none<'s, D: differential_dataflow::Data>(
+                records: &VecCollection<'s, u64, In>,
+            ) -> VecCollection<'s, u64, D> {
+                records.clone().flat_map(|_| None)
+            }
+            let inputs = ProfitInputs {
+                viewing: none(&records),
+                billing: records.clone().flat_map(|r| match r {
+                    In::Bill(b) => Some(b),
+                    In::Operational(_) => None,
+                }),
+                ad_revenue: none(&records),
+                content_costs: none(&records),
+                operational_costs: records.clone().flat_map(|r| match r {
+                    In::Operational(line) => Some(line),
+                    In::Bill(_) => None,
+                }),
+                experiment_assignments: none(&records),
+                payment_settlements: none(&records),
+                plan_catalog: none(&records),
+                content_catalog: none(&records),
+                fx_rates: none(&records),
+                finance_gl: none(&records),
+            };
+            let profit = profit(inputs, &Calendar::central(), None);
+            profit
+                .subscriber_monthly
+                .map(Out::Row)
+                .concat(profit.monthly.map(Out::Month))
+        });
+        let mut rows = Vec::new();
+        let mut months = Vec::new();
+        for (out, count) in out {
+            assert_eq!(count, 1, "{out:?}");
+            match out {
+                Out::Row(row) => rows.push(row),
+                Out::Month(month) => months.push(month),
+            }
+        }
+        assert_eq!(months.len(), 1);
+        (rows, months.remove(0))
+    }
+
+    fn check<'a>(checks: &'a [CheckRow], name: &str) -> &'a CheckRow {
+        checks.iter().find(|c| c.check == name).unwrap()
+    }
+
+    #[test]
+    fn a_negative_profit_fails_the_check_only_without_a_refund() {
+        // 30 dollars of operational cost over three billed subscribers:
+        // s1 is refunded in full (-10, refunded), s2 pays 5 (-5, no
+        // refund), s3 pays 25 (+15).
+        let (rows, month) = run(vec![
+            bill("s1", 10, 10),
+            bill("s2", 5, 0),
+            bill("s3", 25, 0),
+            operational(30),
+        ]);
+        let profits: Vec<i64> = rows.iter().map(|r| r.profit().0 / 1_000_000).collect();
+        assert_eq!(profits, vec![-10, -5, 15]);
+        assert_eq!(
+            rows.iter().map(|r| r.operational_cost.0).collect::<Vec<_>>(),
+            vec![10_000_000; 3]
+        );
+        let checks = month.checks();
+        let negative = check(&checks, "no_negative_profit_without_refund");
+        assert!(!negative.pass);
+        assert_eq!(negative.value, Cell::Float(1.0));
+        // No plan catalog: every record in force is a mismatch.
+        assert_eq!(check(&checks, "plan_price_matches_catalog").value, Cell::Float(3.0));
+        assert!(check(&checks, "pk_unique").pass);
+        // No settlements, no GL row: those checks fail with empty values.
+        let processor = check(&checks, "revenue_matches_processor");
+        assert!(!processor.pass);
+        assert_eq!(processor.value, Cell::Empty);
+        assert!(!check(&checks, "gl_reconciles").pass);
+        assert!(check(&checks, "fx_complete").pass);
+        assert_eq!(month.content_cost_coverage(), 1.0);
+
+        // Without s2, the only negative profit is refunded: the check passes.
+        let (rows, month) = run(vec![bill("s1", 10, 10), bill("s3", 25, 0), operational(30)]);
+        let profits: Vec<i64> = rows.iter().map(|r| r.profit().0 / 1_000_000).collect();
+        assert_eq!(profits, vec![-15, 10]);
+        let checks = month.checks();
+        let negative = check(&checks, "no_negative_profit_without_refund");
+        assert!(negative.pass);
+        assert_eq!(negative.value, Cell::Float(0.0));
+    }
+
+    #[test]
+    fn monthly_cells_form_ratios_from_exact_totals() {
+        let month = ProfitMonth {
+            month: october(),
+            subscription: Micros(10_000_000),
+            refund: Micros(1_000_000),
+            content_cost: Micros(1_000_001),
+            billed_subscribers: 2,
+            processor_net: Micros(-9_000_000),
+            gl_revenue: Some(Micros(9_000_000)),
+            partner_watch: 4,
+            covered_watch: 3,
+            unit_checks: None,
+            ..ProfitMonth::default()
+        };
+        let cells = month.cells();
+        // profit 9 - 1.000001 = 7.999999, per subscriber 3.9999995 -> to even.
+        assert_eq!(cells[9], Cell::Money(Micros(7_999_999)));
+        assert_eq!(cells[11], Cell::Money(Micros(4_000_000)));
+        assert_eq!(cells[12], Cell::Money(Micros(500_000)));
+        // 100 x (9 - -9) / -9 = -200.
+        assert_eq!(cells[14], Cell::Float(-200.0));
+        // Revenue equals the GL: 0, not -0.
+        assert_eq!(cells[16].to_string(), "0");
+        assert_eq!(cells[17], Cell::Float(0.75));
+        // Only the aggregate checks without a billing record.
+        assert_eq!(month.checks().len(), 4);
+    }
+}
