@@ -1043,7 +1043,9 @@ mod tests {
         let profits: Vec<i64> = rows.iter().map(|r| r.profit().0 / 1_000_000).collect();
         assert_eq!(profits, vec![-10, -5, 15]);
         assert_eq!(
-            rows.iter().map(|r| r.operational_cost.0).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|r| r.operational_cost.0)
+                .collect::<Vec<_>>(),
             vec![10_000_000; 3]
         );
         let checks = month.checks();
@@ -1051,7 +1053,10 @@ mod tests {
         assert!(!negative.pass);
         assert_eq!(negative.value, Cell::Float(1.0));
         // No plan catalog: every record in force is a mismatch.
-        assert_eq!(check(&checks, "plan_price_matches_catalog").value, Cell::Float(3.0));
+        assert_eq!(
+            check(&checks, "plan_price_matches_catalog").value,
+            Cell::Float(3.0)
+        );
         assert!(check(&checks, "pk_unique").pass);
         // No settlements, no GL row: those checks fail with empty values.
         let processor = check(&checks, "revenue_matches_processor");
