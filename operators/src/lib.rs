@@ -35,11 +35,21 @@
 //! [`lifecycle`] (each subscriber's events replayed in order),
 //! [`assignments`] (experiment variants) and [`active_days`] (subscribers
 //! active at each day's end).
+//!
+//! The profit pipelines ([`profit`]) share [`assignments`] with growth and
+//! add [`event_dedup`] (one record per event id), [`currency`] (the FX
+//! look-back rule, exact money), [`billing`] (the billing record in force),
+//! [`reference`] (catalog rows in force) and [`allocation`] (content cost
+//! by watch share).
 
 pub mod active_days;
+pub mod allocation;
 pub mod assignments;
+pub mod billing;
+pub mod currency;
 pub mod dedup;
 pub mod engagement;
+pub mod event_dedup;
 pub mod exclusion;
 pub mod facts;
 pub mod first_copy;
@@ -47,11 +57,16 @@ pub mod growth;
 pub mod lifecycle;
 pub mod median;
 pub mod plan_tiers;
+pub mod profit;
+pub mod reference;
 pub mod retention;
 pub mod rolling;
 pub mod sessions;
 pub mod split;
 pub mod subscriber_day;
+#[cfg(test)]
+mod testing;
+pub mod watch;
 
 /// The bound every generic operator here places on its timestamp.
 pub trait Time:
