@@ -3,9 +3,13 @@
 //! Records sharing an `event_id` are copies of one event and count once.
 //! Identical copies consolidate on their own; when copies differ, the
 //! least copy in the record's field order is kept (for records with an
-//! `event_time`, the earliest copy, as engagement does for viewing), so the
-//! choice never depends on arrival order, and the event is reported as a
-//! conflicting duplicate.
+//! `event_time`, the earliest copy, as engagement does for viewing), and
+//! the event is reported as a conflicting duplicate. Record types of the model derive `Ord` with
+//! `event_id` first and `event_time` second, so among copies of one event
+//! the least record is the earliest one, ties settled by a fixed order of
+//! the other fields: the winner never depends on the order copies arrive
+//! in (growth's subscriptions, profit's money feeds and the experiment
+//! assignments all rely on it).
 //!
 //! The state is one arrangement of the feed's records keyed by event id;
 //! a new copy recomputes its own event only. Viewing, whose volume calls

@@ -2,7 +2,7 @@
 //! (experiments, daily), `growth_weekly` (investors), and their checks.
 //!
 //! ```text
-//! subscriptions ──first copy──► events ──(plan tiers)──► lifecycle per subscriber
+//! subscriptions ──event dedup──► events ──(plan tiers)──► lifecycle per subscriber
 //!                                  │                        │ new, reactivated, churned,
 //!                                  │                        │ upgrades, downgrades, issues,
 //!                                  │                        │ active from / until
@@ -36,7 +36,7 @@ use crate::active_days::{Mark, active_at_day_end};
 use crate::engagement::CheckRow;
 use crate::exclusion::{flagged_subscribers, split_excluded};
 use crate::facts::{as_facts, rows_from_facts};
-use crate::first_copy::first_copies;
+use crate::event_dedup::{Deduplicated, dedup_events};
 use crate::lifecycle::{LifeEvent, LifeOutput, Outcome, lifecycle};
 use crate::plan_tiers::plan_tiers;
 
@@ -207,12 +207,12 @@ pub struct Growth<'s, T: Time> {
 
 /// Builds the growth pipelines.
 pub fn growth<'s, T: Time>(inputs: GrowthInputs<'s, T>, calendar: &Calendar) -> Growth<'s, T> {
-    let (subscriptions, subscription_conflicts) = first_copies(
-        "SubscriptionCopies",
-        inputs
-            .subscriptions
-            .map(|event| (fingerprint(&event.event_id), event)),
-    );
+    let Deduplicated {
+        events: subscriptions,
+        conflicting: subscription_conflicts,
+    } = dedup_events("SubscriptionCopies", inputs.subscriptions, |event| {
+        event.event_id.as_str()
+    });
     let variants = inputs.variants;
 
     let calendar = calendar.clone();

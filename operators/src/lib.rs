@@ -31,13 +31,13 @@
 //! them into the pipeline and defines its rows.
 //!
 //! The growth pipelines ([`growth`]) reuse [`exclusion`] and [`facts`] and
-//! add [`first_copy`] (dedup of the smaller event feeds), [`plan_tiers`],
+//! add [`event_dedup`] (dedup of the smaller event feeds), [`plan_tiers`],
 //! [`lifecycle`] (each subscriber's events replayed in order),
 //! [`assignments`] (experiment variants) and [`active_days`] (subscribers
 //! active at each day's end).
 //!
-//! The profit pipelines ([`profit`]) share [`assignments`] with growth and
-//! add [`event_dedup`] (one record per event id), [`currency`] (the FX
+//! The profit pipelines ([`profit`]) share [`assignments`] and
+//! [`event_dedup`] with growth and add [`currency`] (the FX
 //! look-back rule, exact money), [`billing`] (the billing record in force),
 //! [`reference`] (catalog rows in force) and [`allocation`] (content cost
 //! by watch share).
@@ -52,7 +52,6 @@ pub mod engagement;
 pub mod event_dedup;
 pub mod exclusion;
 pub mod facts;
-pub mod first_copy;
 pub mod growth;
 pub mod lifecycle;
 pub mod median;
