@@ -123,14 +123,19 @@ struct PartitionState {
 /// A worker's reader of its partitions.
 pub struct KafkaSource {
     consumer: BaseConsumer,
-    partitions: HashMap<(String, i32), PartitionState>,
+    /// By topic, then partition: a message's topic is looked up as the
+    /// `&str` the client hands out, without allocating per message.
+    partitions: HashMap<String, HashMap<i32, PartitionState>>,
     read: u64,
 }
 
 impl std::fmt::Debug for KafkaSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaSource")
-            .field("partitions", &self.partitions.len())
+            .field(
+                "partitions",
+                &self.partitions.values().map(HashMap::len).sum::<usize>(),
+            )
             .field("read", &self.read)
             .finish()
     }
@@ -180,17 +185,20 @@ impl KafkaSource {
             assignment
                 .add_partition_offset(&partition.topic, partition.partition, Offset::Beginning)
                 .map_err(settings.error("assigning partitions"))?;
-            partitions.insert(
-                (partition.topic.clone(), partition.partition),
-                PartitionState {
-                    feed: partition.feed,
-                    end_at_open: high,
-                    next_offset: 0,
-                    max_event_ms: None,
-                    last_message: now,
-                    messages: 0,
-                },
-            );
+            partitions
+                .entry(partition.topic.clone())
+                .or_insert_with(HashMap::new)
+                .insert(
+                    partition.partition,
+                    PartitionState {
+                        feed: partition.feed,
+                        end_at_open: high,
+                        next_offset: 0,
+                        max_event_ms: None,
+                        last_message: now,
+                        messages: 0,
+                    },
+                );
         }
         consumer
             .assign(&assignment)
@@ -221,10 +229,13 @@ impl KafkaSource {
                     break;
                 }
             };
-            let topic = message.topic().to_string();
             let partition = message.partition();
             let offset = message.offset();
-            let Some(state) = self.partitions.get_mut(&(topic.clone(), partition)) else {
+            let Some(state) = self
+                .partitions
+                .get_mut(message.topic())
+                .and_then(|partitions| partitions.get_mut(&partition))
+            else {
                 continue;
             };
             state.next_offset = offset + 1;
@@ -247,11 +258,11 @@ impl KafkaSource {
                 Err(error) => Polled::Dead {
                     letter: DeadLetter::new(
                         state.feed,
-                        format!("{topic}/{partition}:{offset}"),
+                        format!("{}/{partition}:{offset}", message.topic()),
                         &error,
                         payload,
                     ),
-                    topic,
+                    topic: message.topic().to_string(),
                     partition,
                     offset,
                     payload: payload.to_vec(),
@@ -270,7 +281,12 @@ impl KafkaSource {
         let mut progress: Vec<PartitionProgress> = self
             .partitions
             .iter()
-            .map(|((topic, partition), state)| PartitionProgress {
+            .flat_map(|(topic, partitions)| {
+                partitions
+                    .iter()
+                    .map(move |(partition, state)| (topic, partition, state))
+            })
+            .map(|(topic, partition, state)| PartitionProgress {
                 feed: state.feed,
                 topic: topic.clone(),
                 partition: *partition,

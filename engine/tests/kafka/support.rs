@@ -355,8 +355,9 @@ pub fn skew_dependent(table: &str, column: &str) -> bool {
     table == "engagement_weekly" && column == "skew_median_seconds"
 }
 
-/// Asserts that every published snapshot equals the replay's rows for its
-/// period, and that every period `expected_keys` names was published.
+/// Asserts that every published snapshot (month-to-date ones aside) equals
+/// the replay's rows for its period, and that every period `expected_keys`
+/// names was published.
 pub fn assert_snapshots_match_replay(
     snapshots: &BTreeMap<String, SnapshotMessage>,
     tables: &[Table],
@@ -370,6 +371,11 @@ pub fn assert_snapshots_match_replay(
         );
     }
     for (key, message) in snapshots {
+        if message.period.contains("/to-") {
+            // A month to date says what was known on its Monday, mid-stream:
+            // no final table holds it (the publisher's unit test checks it).
+            continue;
+        }
         let table = tables
             .iter()
             .find(|table| table.name == message.table)
@@ -428,8 +434,7 @@ fn belongs(row: &BTreeMap<String, Option<String>>, message: &SnapshotMessage) ->
         "engagement_weekly" | "growth_weekly" => text("week") == message.period,
         "growth_daily" | "growth_daily_by_variant" => text("day") == message.period,
         "profit_subscriber_monthly" => text("billing_period") == message.period,
-        // A month-to-date snapshot's period is `<month>/to-<sunday>`.
-        "profit_monthly" => message.period.split('/').next() == Some(text("month").as_str()),
+        "profit_monthly" => text("month") == message.period,
         other => panic!("unexpected snapshot table {other}"),
     }
 }
