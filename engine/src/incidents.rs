@@ -94,7 +94,10 @@ pub enum IncidentsError {
 /// The feeds, tables and checks the engine knows.
 pub fn known() -> Known {
     Known {
-        feeds: Feed::ALL.iter().map(|feed| feed.name().to_string()).collect(),
+        feeds: Feed::ALL
+            .iter()
+            .map(|feed| feed.name().to_string())
+            .collect(),
         tables: PUBLISHED_TABLES.iter().map(|t| t.to_string()).collect(),
         checks: CHECKS
             .iter()
@@ -157,7 +160,10 @@ pub fn timestamp_ms(ms: i64) -> Timestamp {
 
 /// The sinks the configuration asks for: the JSONL log always, Kafka and
 /// the webhook when configured.
-pub fn sinks(config: &ServiceConfig, files: &StateFiles) -> Result<Vec<Box<dyn Sink>>, IncidentsError> {
+pub fn sinks(
+    config: &ServiceConfig,
+    files: &StateFiles,
+) -> Result<Vec<Box<dyn Sink>>, IncidentsError> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonlSink::new(files.log_path()))];
     let runbooks = &config.runbooks;
     let timeout = Duration::from_millis(runbooks.webhook_timeout_ms);
@@ -365,7 +371,11 @@ pub fn feed_data_times(input: &Path, calendar: &streamflix_model::Calendar) -> B
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     let key = format!("\"{name}\"");
     let rest = &line[line.find(&key)? + key.len()..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
     Some(&rest[..rest.find('"')?])
 }
 

@@ -12,13 +12,13 @@ use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::config::ServiceConfig;
 use streamflix_engine::demo::{DemoPaths, render};
-use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
 use streamflix_engine::incidents::{assess_replay, load_runbooks};
+use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
 use streamflix_engine::service;
-use streamflix_runbooks::store::StateFiles;
-use streamflix_runbooks::{IncidentManager, OperatorAction, OperatorVerb, Runbooks, StatusView};
 use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Calendar;
+use streamflix_runbooks::store::StateFiles;
+use streamflix_runbooks::{IncidentManager, OperatorAction, OperatorVerb, Runbooks, StatusView};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -351,10 +351,9 @@ fn main() -> Result<()> {
                 Some(text) => text
                     .parse::<jiff::Timestamp>()
                     .with_context(|| format!("--now {text} is not an RFC 3339 instant"))?,
-                None if manager.book().data_clock => manager
-                    .book()
-                    .as_of
-                    .unwrap_or_else(jiff::Timestamp::now),
+                None if manager.book().data_clock => {
+                    manager.book().as_of.unwrap_or_else(jiff::Timestamp::now)
+                }
                 None => jiff::Timestamp::now(),
             };
             let view = StatusView::build(&runbooks, manager.book(), now);
@@ -418,7 +417,10 @@ fn main() -> Result<()> {
 }
 
 /// The runbooks and the state files a `status` or `incident` command uses.
-fn state_of(state: Option<PathBuf>, config: Option<&std::path::Path>) -> Result<(Arc<Runbooks>, StateFiles)> {
+fn state_of(
+    state: Option<PathBuf>,
+    config: Option<&std::path::Path>,
+) -> Result<(Arc<Runbooks>, StateFiles)> {
     let config = ServiceConfig::load(config)?;
     let runbooks = load_runbooks(config.runbooks.pipelines_file())?;
     let dir = state.unwrap_or_else(|| config.snapshots.dir.clone());
@@ -489,7 +491,8 @@ fn inject(fault: Fault, input: &std::path::Path, config: &GeneratorConfig) -> Re
         .context("the fault's date is out of range")?
         .to_string();
     let path = input.join(format!("{feed}.jsonl"));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut kept = String::with_capacity(text.len());
     let mut dropped = 0;
     for line in text.lines() {

@@ -43,9 +43,10 @@ fn server(failures: usize) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            log.lock()
-                .unwrap()
-                .push((request_line.trim().to_string(), String::from_utf8(body).unwrap()));
+            log.lock().unwrap().push((
+                request_line.trim().to_string(),
+                String::from_utf8(body).unwrap(),
+            ));
             let response = if count < failures {
                 "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             } else {
@@ -78,15 +79,26 @@ fn the_webhook_posts_a_pagerduty_event_and_retries_a_server_that_fails_twice() {
     let sink = WebhookSink::new(&url, "routing-key-123", Duration::from_secs(5));
     let mut dispatcher = Dispatcher::new(vec![Box::new(sink)], 3, Duration::from_millis(10));
     let notifications = page();
-    assert_eq!(dispatcher.deliver(&notifications), 0, "delivered on the third try");
+    assert_eq!(
+        dispatcher.deliver(&notifications),
+        0,
+        "delivered on the third try"
+    );
     let received = received.lock().unwrap().clone();
     assert_eq!(received.len(), 3, "two failures, then accepted");
-    assert!(received[0].0.starts_with("POST /v2/enqueue"), "{}", received[0].0);
+    assert!(
+        received[0].0.starts_with("POST /v2/enqueue"),
+        "{}",
+        received[0].0
+    );
     assert_eq!(received[0].1, received[2].1, "the same event each time");
     let event: Value = serde_json::from_str(&received[2].1).unwrap();
     assert_eq!(event["routing_key"], "routing-key-123");
     assert_eq!(event["event_action"], "trigger");
-    assert_eq!(event["dedup_key"], "aggregate_profit/check:fx_complete/2026-10");
+    assert_eq!(
+        event["dedup_key"],
+        "aggregate_profit/check:fx_complete/2026-10"
+    );
     let payload = &event["payload"];
     assert_eq!(payload["severity"], "critical");
     assert_eq!(payload["source"], "streamflix");
@@ -99,7 +111,10 @@ fn the_webhook_posts_a_pagerduty_event_and_retries_a_server_that_fails_twice() {
     assert_eq!(details["runbook"], "RUNBOOKS.md#aggregate_profit");
     let health = dispatcher.health();
     let webhook = health.values().next().unwrap();
-    assert_eq!((webhook.delivered, webhook.failed_attempts, webhook.failed), (1, 2, 0));
+    assert_eq!(
+        (webhook.delivered, webhook.failed_attempts, webhook.failed),
+        (1, 2, 0)
+    );
 }
 
 #[test]
@@ -112,13 +127,20 @@ fn a_webhook_that_keeps_failing_is_reported_and_given_up_without_panicking() {
     let health = dispatcher.health();
     let webhook = health.values().next().unwrap();
     assert_eq!(webhook.failed, 1);
-    assert!(webhook.last_error.as_deref().unwrap().contains("500"), "{webhook:?}");
+    assert!(
+        webhook.last_error.as_deref().unwrap().contains("500"),
+        "{webhook:?}"
+    );
     // Nobody listens at all: a connection error, also given up.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", closed.local_addr().unwrap());
     drop(closed);
     let mut dispatcher = Dispatcher::new(
-        vec![Box::new(WebhookSink::new(&url, "key", Duration::from_millis(500)))],
+        vec![Box::new(WebhookSink::new(
+            &url,
+            "key",
+            Duration::from_millis(500),
+        ))],
         2,
         Duration::from_millis(1),
     );
