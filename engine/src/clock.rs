@@ -101,14 +101,29 @@ impl Retention {
 
     /// Refuses a record that arrives for a frozen period.
     pub fn admit(&self, record: &Record, epoch: Epoch) -> Result<(), String> {
-        let Record::Viewing(event) = record else {
+        if let Record::Viewing(event) = record {
+            let day = self.calendar.day_of(event.event_time);
+            let reach = streamflix_operators::engagement::LAST_DAY_FED;
+            if self.retire_at(day, reach) <= epoch {
+                return Err(format!(
+                    "event day {day} is more than {} days behind the watermark: its periods are frozen (retention)",
+                    self.days
+                ));
+            }
             return Ok(());
+        }
+        // Money records feed their month's profit rows only.
+        let month = match record {
+            Record::Billing(bill) => bill.billing_period,
+            Record::AdRevenue(ad) => self.calendar.day_of(ad.event_time).month(),
+            Record::ContentCost(line) => line.period,
+            Record::OperationalCost(line) => line.period,
+            Record::PaymentSettlement(settlement) => settlement.date.month(),
+            _ => return Ok(()),
         };
-        let day = self.calendar.day_of(event.event_time);
-        let reach = streamflix_operators::engagement::LAST_DAY_FED;
-        if self.retire_at(day, reach) <= epoch {
+        if self.frozen_from(month.next().first_day().plus(-1)) <= epoch {
             return Err(format!(
-                "event day {day} is more than {} days behind the watermark: its periods are frozen (retention)",
+                "month {month} ended more than {} days before the watermark: its profit figures are frozen (retention)",
                 self.days
             ));
         }
@@ -158,5 +173,23 @@ mod tests {
         let now = retention.retire_at(day, 29);
         assert!(retention.admit(&event("2026-11-03"), now).is_ok());
         assert!(retention.admit(&event("2026-11-02"), now).is_err());
+        // A cost line freezes with its month, 10 days after the month ends.
+        let line = |period: &str| {
+            Record::OperationalCost(streamflix_model::records::OperationalCost {
+                event_id: "op".into(),
+                period: streamflix_model::Month::parse(period).unwrap(),
+                category: "cdn".into(),
+                amount: Default::default(),
+                currency: streamflix_model::Currency::USD,
+            })
+        };
+        let november_frozen = retention.frozen_from(Day::parse("2026-11-30").unwrap());
+        assert!(
+            retention
+                .admit(&line("2026-11"), november_frozen - 1)
+                .is_ok()
+        );
+        assert!(retention.admit(&line("2026-11"), november_frozen).is_err());
+        assert!(retention.admit(&line("2026-12"), november_frozen).is_ok());
     }
 }

@@ -167,13 +167,13 @@ impl ServiceConfig {
         }
         streamflix_model::Calendar::new(&self.time.zone)
             .map_err(|error| ConfigError(format!("time.zone: {error}")))?;
-        for feed in self.kafka.topics.keys() {
+        for feed in self.kafka.topics.keys().chain(&self.kafka.feeds) {
             if streamflix_model::Feed::ALL
                 .iter()
                 .all(|known| known.name() != feed)
             {
                 return Err(ConfigError(format!(
-                    "kafka.topics names an unknown feed {feed:?}; feeds are {}",
+                    "kafka.topics or kafka.feeds names an unknown feed {feed:?}; feeds are {}",
                     streamflix_model::Feed::ALL
                         .map(|feed| feed.name())
                         .join(", ")

@@ -29,8 +29,11 @@ use streamflix_connectors::kafka::source::PartitionProgress;
 use streamflix_model::records::*;
 
 use streamflix_model::{Calendar, Day, Feed};
+use streamflix_operators::assignments::assignments_in_force;
+use streamflix_operators::currency::PositionedRate;
 use streamflix_operators::engagement::{LAST_DAY_FED, RetireAt, engagement};
 use streamflix_operators::growth::{GrowthInputs, growth};
+use streamflix_operators::profit::{ProfitInputs, profit, retire_months};
 
 use crate::clock::Retention;
 
@@ -45,6 +48,9 @@ macro_rules! feed_inputs {
         #[allow(missing_debug_implementations)] // input sessions have no Debug
         pub struct FeedInputs {
             $(pub $field: InputSession<Epoch, $record, isize>,)*
+            /// FX rates with their read position: of two rows for one
+            /// (date, currency), the one read later counts.
+            pub fx_rates: InputSession<Epoch, PositionedRate, isize>,
             pub dead_letters: InputSession<Epoch, DeadLetterRow, isize>,
             /// What each Kafka partition's reader knows (watermark, idle,
             /// caught up); replay leaves it empty.
@@ -52,16 +58,26 @@ macro_rules! feed_inputs {
         }
 
         impl FeedInputs {
-            /// Hands a decoded record to its feed's input.
+            /// Hands a decoded record to its feed's input, at position 0.
             pub fn insert(&mut self, record: Record) {
+                self.insert_at(record, 0);
+            }
+
+            /// Hands a decoded record to its feed's input; `position` (a
+            /// line, an offset) orders the rows of feeds whose later rows
+            /// replace earlier ones.
+            pub fn insert_at(&mut self, record: Record, position: u64) {
                 match record {
                     $(Record::$variant(record) => self.$field.insert(record),)*
+                    Record::FxRate(rate) => self.fx_rates.insert((rate, position)),
                 }
             }
 
             /// Moves every input to `epoch` and sends what is buffered.
             pub fn advance_to(&mut self, epoch: Epoch) {
                 $(self.$field.advance_to(epoch); self.$field.flush();)*
+                self.fx_rates.advance_to(epoch);
+                self.fx_rates.flush();
                 self.dead_letters.advance_to(epoch);
                 self.dead_letters.flush();
                 self.progress.advance_to(epoch);
@@ -88,7 +104,6 @@ feed_inputs! {
     plan_catalog: PlanCatalog => PlanCatalog,
     content_catalog: ContentCatalog => ContentCatalog,
     devices: Device => Device,
-    fx_rates: FxRate => FxRate,
     finance_gl: FinanceGl => FinanceGl,
 }
 
@@ -123,29 +138,58 @@ pub fn build(
     worker.dataflow::<Epoch, _, _>(|scope| {
         let (viewing_in, viewing) = scope.new_collection();
         let (subscriptions_in, subscriptions) = scope.new_collection();
-        let (billing, _) = scope.new_collection();
-        let (ad_revenue, _) = scope.new_collection();
-        let (content_costs, _) = scope.new_collection();
-        let (operational_costs, _) = scope.new_collection();
-        let (assignments_in, assignments) = scope.new_collection();
+        let (billing_in, billing) = scope.new_collection();
+        let (ad_revenue_in, ad_revenue) = scope.new_collection();
+        let (content_costs_in, content_costs) = scope.new_collection();
+        let (operational_costs_in, operational_costs) = scope.new_collection();
+        let (experiment_assignments_in, experiment_assignments) = scope.new_collection();
         let (flags_in, flags) = scope.new_collection();
-        let (payment_settlements, _) = scope.new_collection();
+        let (payment_settlements_in, payment_settlements) = scope.new_collection();
         let (plan_catalog_in, plan_catalog) = scope.new_collection();
-        let (content_catalog, _) = scope.new_collection();
+        let (content_catalog_in, content_catalog) = scope.new_collection();
         let (devices, _) = scope.new_collection();
-        let (fx_rates, _) = scope.new_collection();
-        let (finance_gl, _) = scope.new_collection();
+        let (fx_rates_in, fx_rates) = scope.new_collection();
+        let (finance_gl_in, finance_gl) = scope.new_collection();
         let (dead_letters_in, dead_letters) = scope.new_collection::<DeadLetterRow, isize>();
         let (progress_in, progress) = scope.new_collection::<PartitionProgress, isize>();
 
+        // One settlement of the experiment variants feeds both growth and
+        // profit, and reports its data-quality issues once.
+        let assignments = assignments_in_force(experiment_assignments);
+        let assignment_issues = quality_count(
+            assignments.conflicting_duplicates.map(|_| ()),
+            Feed::ExperimentAssignments,
+            "conflicting_duplicate",
+        )
+        .concat(quality_count(
+            assignments.conflicting_assignments.map(|_| ()),
+            Feed::ExperimentAssignments,
+            "conflicting_assignment",
+        ));
         let growth_outputs = growth_outputs(
             GrowthInputs {
                 subscriptions,
-                assignments,
+                variants: assignments.in_force.clone(),
                 flags: flags.clone(),
-                plan_catalog,
+                plan_catalog: plan_catalog.clone(),
             },
             calendar,
+        );
+        let profit = profit_outputs(
+            ProfitInputs {
+                viewing: viewing.clone(),
+                billing,
+                ad_revenue,
+                content_costs,
+                operational_costs,
+                variants: assignments.in_force,
+                payment_settlements,
+                plan_catalog,
+                content_catalog,
+                fx_rates,
+                finance_gl,
+            },
+            settings,
         );
         let engagement = engagement(viewing, flags, calendar, retire_at);
         let conflicts = quality_count(
@@ -159,7 +203,9 @@ pub fn build(
             .map(Output::EngagementDaily)
             .concat(engagement.weekly.map(Output::EngagementWeekly))
             .concat(conflicts)
+            .concat(assignment_issues)
             .concat(growth_outputs)
+            .concat(profit)
             .concat(dead_letters.map(Output::DeadLetter))
             .concat(progress.map(Output::Progress));
         let (probe, outputs) = outputs.probe();
@@ -207,18 +253,18 @@ pub fn build(
         let inputs = FeedInputs {
             viewing: viewing_in,
             subscriptions: subscriptions_in,
-            billing,
-            ad_revenue,
-            content_costs,
-            operational_costs,
-            experiment_assignments: assignments_in,
+            billing: billing_in,
+            ad_revenue: ad_revenue_in,
+            content_costs: content_costs_in,
+            operational_costs: operational_costs_in,
+            experiment_assignments: experiment_assignments_in,
             account_flags: flags_in,
-            payment_settlements,
+            payment_settlements: payment_settlements_in,
             plan_catalog: plan_catalog_in,
-            content_catalog,
+            content_catalog: content_catalog_in,
             devices,
-            fx_rates,
-            finance_gl,
+            fx_rates: fx_rates_in,
+            finance_gl: finance_gl_in,
             dead_letters: dead_letters_in,
             progress: progress_in,
         };
@@ -231,6 +277,26 @@ fn store_frontier_unchanged(store: &SharedStore, frontier: Option<Epoch>) -> boo
         .lock()
         .map(|store| store.frontier() == frontier)
         .unwrap_or(true)
+}
+
+/// The profit pipelines' rows and data-quality counts.
+fn profit_outputs<'s>(
+    inputs: ProfitInputs<'s, Epoch>,
+    settings: &Settings,
+) -> VecCollection<'s, Epoch, Output> {
+    let retire_month = settings
+        .retention
+        .clone()
+        .map(|retention| retire_months(move |last_day| retention.frozen_from(last_day)));
+    let profit = profit(inputs, &settings.calendar, retire_month);
+    let mut outputs = profit
+        .subscriber_monthly
+        .map(Output::ProfitSubscriberMonthly)
+        .concat(profit.monthly.map(Output::ProfitMonthly));
+    for (feed, issue, occurrences) in profit.issues {
+        outputs = outputs.concat(quality_count(occurrences, feed, issue));
+    }
+    outputs
 }
 
 /// Steps `worker` until `done()` holds, parking it (instead of spinning)

@@ -2,7 +2,8 @@
 //!
 //! The one command a new user runs first: it needs no Kafka and no input.
 //! It generates the feeds, replays them through every pipeline, prints the
-//! latest weekly snapshot and says where the tables are.
+//! latest weekly snapshot, the month-to-date profit and the failing checks,
+//! and says where the tables are.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -33,6 +34,59 @@ pub fn render(table: &Table) -> String {
         let _ = writeln!(text, "{}", cells.join("  ").trim_end());
     }
     text
+}
+
+/// A wide table with few rows, on its side: one line per column, one
+/// column per row (the profit months).
+pub fn render_transposed(table: &Table) -> String {
+    let mut columns: Vec<Vec<String>> =
+        vec![table.columns.iter().map(|c| c.name.clone()).collect()];
+    columns.extend(
+        table
+            .rows
+            .iter()
+            .map(|row| row.iter().map(short).collect::<Vec<_>>()),
+    );
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|column| column.iter().map(String::len).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for line in 0..table.columns.len() {
+        let cells: Vec<String> = columns
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (column, width))| {
+                if i == 0 {
+                    format!("{:<width$}", column[line])
+                } else {
+                    format!("{:>width$}", column[line])
+                }
+            })
+            .collect();
+        let _ = writeln!(text, "{}", cells.join("  ").trim_end());
+    }
+    text
+}
+
+/// The rows of the `checks` table whose status is `fail`.
+pub fn failing_checks(checks: &Table) -> Table {
+    let status = checks.columns.iter().position(|c| c.name == "status");
+    Table {
+        name: checks.name.clone(),
+        columns: checks.columns.clone(),
+        rows: checks
+            .rows
+            .iter()
+            .filter(|row| {
+                status.is_some_and(
+                    |i| matches!(&row[i], streamflix_model::table::Cell::Text(s) if s == "fail"),
+                )
+            })
+            .cloned()
+            .collect(),
+    }
 }
 
 /// Floats shortened to 4 decimals for the screen; files keep full precision.
@@ -92,5 +146,40 @@ mod tests {
             render(&table),
             "      week    rate\n2026-11-23  0.1235\n         x\n"
         );
+        assert_eq!(
+            render_transposed(&table),
+            "week  2026-11-23  x\nrate      0.1235\n"
+        );
+    }
+
+    #[test]
+    fn keeps_only_failing_checks() {
+        let text = |s: &str| Cell::Text(s.into());
+        let checks = Table {
+            name: "checks".into(),
+            columns: ["pipeline", "check", "period", "status"]
+                .iter()
+                .map(|name| Column {
+                    name: name.to_string(),
+                    kind: ColumnKind::Text,
+                })
+                .collect(),
+            rows: vec![
+                vec![
+                    text("unit_profit"),
+                    text("pk_unique"),
+                    text("2026-10"),
+                    text("pass"),
+                ],
+                vec![
+                    text("unit_profit"),
+                    text("pk_unique"),
+                    text("2026-11"),
+                    text("fail"),
+                ],
+            ],
+        };
+        let failing = failing_checks(&checks);
+        assert_eq!(failing.rows, vec![checks.rows[1].clone()]);
     }
 }

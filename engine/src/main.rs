@@ -11,7 +11,7 @@ use streamflix_connectors::kafka::produce::produce_directory;
 use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::config::ServiceConfig;
-use streamflix_engine::demo::{DemoPaths, render};
+use streamflix_engine::demo::{DemoPaths, failing_checks, render, render_transposed};
 use streamflix_engine::incidents::{assess_replay, load_runbooks};
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
 use streamflix_engine::service;
@@ -62,7 +62,7 @@ enum Command {
         #[command(flatten)]
         common: RunArgs,
     },
-    /// Generate a few weeks of Streamflix, replay it, and print the weekly engagement and growth snapshots.
+    /// Generate a few weeks of Streamflix, replay it, and print the weekly engagement and growth snapshots, the month-to-date profit and the failing checks.
     Demo {
         /// Working directory for the generated feeds and the tables.
         #[arg(long, default_value = "streamflix-demo")]
@@ -271,6 +271,25 @@ fn main() -> Result<()> {
             if let Some(weekly) = summary.table("growth_weekly") {
                 println!("Weekly growth snapshot (growth_weekly):\n");
                 println!("{}", render(weekly));
+            }
+            if let Some(monthly) = summary.table("profit_monthly") {
+                println!(
+                    "Monthly profit snapshot (profit_monthly; the last month is month to date):\n"
+                );
+                println!("{}", render_transposed(monthly));
+            }
+            if let Some(checks) = summary.table("checks") {
+                let failing = failing_checks(checks);
+                if failing.rows.is_empty() {
+                    println!("Failing checks: none\n");
+                } else {
+                    println!(
+                        "Failing checks ({} of {}):\n",
+                        failing.rows.len(),
+                        checks.rows.len()
+                    );
+                    println!("{}", render(&failing));
+                }
             }
             println!("All tables are in {}", paths.out.display());
             assess(runbooks, &summary, &paths.input, &paths.out, &options)?;

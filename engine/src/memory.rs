@@ -60,7 +60,11 @@ pub fn run_batches_observed(
             }
             for (position, record) in batch.records.iter().enumerate().skip(index).step_by(peers) {
                 match admit(&settings, record, clock.epoch()) {
-                    Ok(()) => inputs.insert(record.clone()),
+                    // Later batches, then later records of a batch, are
+                    // read later.
+                    Ok(()) => {
+                        inputs.insert_at(record.clone(), ((number as u64) << 32) | position as u64)
+                    }
                     Err(letter) => inputs
                         .dead_letters
                         .insert(letter.at("memory", position as u64 + 1)),

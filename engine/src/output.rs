@@ -16,6 +16,7 @@ use crate::dataflow::Epoch;
 use streamflix_model::table::{Cell, Column, ColumnKind, Table};
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
 use streamflix_operators::growth::{GrowthDay, GrowthVariantDay, GrowthWeek};
+use streamflix_operators::profit::{ProfitMonth, ProfitSubscriberMonth};
 
 /// A record that could not be used, with where it came from and why.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -74,6 +75,8 @@ pub enum Output {
     GrowthDaily(GrowthDay),
     GrowthDailyByVariant(GrowthVariantDay),
     GrowthWeekly(GrowthWeek),
+    ProfitSubscriberMonthly(ProfitSubscriberMonth),
+    ProfitMonthly(ProfitMonth),
     Quality(QualityCount),
     DeadLetter(DeadLetterRow),
     /// A Kafka partition's reader state: not a table row.
@@ -89,6 +92,10 @@ impl Output {
             Output::GrowthDaily(row) => Some(row.day),
             Output::GrowthDailyByVariant(row) => Some(row.day),
             Output::GrowthWeekly(row) => Some(row.week.plus(6)),
+            Output::ProfitSubscriberMonthly(row) => {
+                Some(row.billing_period.next().first_day().plus(-1))
+            }
+            Output::ProfitMonthly(row) => Some(row.last_day()),
             Output::Quality(_) | Output::DeadLetter(_) | Output::Progress(_) => None,
         }
     }
@@ -187,6 +194,7 @@ impl OutputStore {
         let mut checks: Vec<CheckRow> = Vec::new();
         let (mut growth_daily, mut growth_by_variant, mut growth_weekly) =
             (Vec::new(), Vec::new(), Vec::new());
+        let (mut unit_profit, mut monthly_profit) = (Vec::new(), Vec::new());
         let mut quality = Vec::new();
         for row in rows {
             match row {
@@ -203,6 +211,11 @@ impl OutputStore {
                 Output::GrowthWeekly(week) => {
                     growth_weekly.push(week.cells());
                     checks.push(week.plans_check());
+                }
+                Output::ProfitSubscriberMonthly(row) => unit_profit.push(row.cells()),
+                Output::ProfitMonthly(month) => {
+                    monthly_profit.push(month.cells());
+                    checks.extend(month.checks());
                 }
                 Output::Quality(count) => quality.push(vec![
                     Cell::Text(count.feed.to_string()),
@@ -240,6 +253,16 @@ impl OutputStore {
                 name: GrowthWeek::TABLE.into(),
                 columns: GrowthWeek::columns(),
                 rows: growth_weekly,
+            },
+            Table {
+                name: ProfitSubscriberMonth::TABLE.into(),
+                columns: ProfitSubscriberMonth::columns(),
+                rows: unit_profit,
+            },
+            Table {
+                name: ProfitMonth::TABLE.into(),
+                columns: ProfitMonth::columns(),
+                rows: monthly_profit,
             },
             Table {
                 name: CheckRow::TABLE.into(),

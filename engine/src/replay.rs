@@ -175,7 +175,7 @@ pub fn run(options: &ReplayOptions) -> Result<ReplayRun, ReplayError> {
                         clock.observe(event.event_time);
                     }
                     match admit(&settings, &record, clock.epoch()) {
-                        Ok(()) => inputs.insert(record),
+                        Ok(()) => inputs.insert_at(record, line),
                         Err(refused) => inputs
                             .dead_letters
                             .insert(refused.at(&source_name(feed), line)),

@@ -143,7 +143,7 @@ pub fn run(
             }
             for message in polled.drain(..) {
                 match message {
-                    Polled::Record(record) => inputs.insert(record),
+                    Polled::Record(record, offset) => inputs.insert_at(record, offset),
                     Polled::Dead {
                         letter,
                         topic,

@@ -50,6 +50,11 @@ pub enum PeriodKind {
 }
 
 const HOUR_MS: i64 = 3_600_000;
+/// Weekly snapshots are published on Monday 06:00 CT for the week that
+/// ended at Monday 00:00.
+const WEEKLY_PUBLICATION_DELAY_MS: i64 = 6 * HOUR_MS;
+/// The table the weekly run also publishes month to date (investors).
+const MONTH_TO_DATE_TABLE: &str = "profit_monthly";
 
 impl Pipeline {
     pub const ALL: [Pipeline; 5] = [
@@ -105,8 +110,9 @@ impl Pipeline {
         match self {
             Pipeline::DailyGrowth => 2 * HOUR_MS,
             Pipeline::UnitProfit | Pipeline::AggregateProfit => 4 * HOUR_MS,
-            // Monday 06:00 CT for the week that ended at Monday 00:00.
-            Pipeline::AggregateGrowth | Pipeline::AggregateEngagement => 6 * HOUR_MS,
+            Pipeline::AggregateGrowth | Pipeline::AggregateEngagement => {
+                WEEKLY_PUBLICATION_DELAY_MS
+            }
         }
     }
 }
@@ -437,6 +443,12 @@ impl Publisher {
         let mut due = Vec::new();
         for ((key, pipeline, period), (columns, rows)) in groups {
             if !self.is_due(pipeline, &period) {
+                if key.split('/').next() == Some(MONTH_TO_DATE_TABLE)
+                    && let Some(snapshot) =
+                        self.month_to_date(&key, pipeline, &period, &columns, &rows)
+                {
+                    due.push(snapshot);
+                }
                 continue;
             }
             let digest = digest(&rows);
@@ -458,6 +470,48 @@ impl Publisher {
             });
         }
         due
+    }
+
+    /// The weekly run's month-to-date snapshot of an open month: the
+    /// month's row as it stands when the latest week ending in the month is
+    /// complete and its Monday 06:00 has come, under the key
+    /// `<table>/<month>/to-<sunday>`. It is published once and never
+    /// revised: it says what was known that Monday; the closed month's own
+    /// snapshot is the one that restates.
+    fn month_to_date(
+        &self,
+        key: &str,
+        pipeline: Pipeline,
+        month: &Period,
+        columns: &[String],
+        rows: &[Vec<Cell>],
+    ) -> Option<Snapshot> {
+        let time = self.times.get(&pipeline)?;
+        let (watermark, clock) = (time.watermark_ms?, time.clock_ms?);
+        let mut sunday = month.first.week().plus(6);
+        let mut latest = None;
+        while sunday <= month.last {
+            let end = millis(self.calendar.end_of(sunday));
+            if watermark >= end && clock >= end + WEEKLY_PUBLICATION_DELAY_MS {
+                latest = Some(sunday);
+            }
+            sunday = sunday.plus(7);
+        }
+        let sunday = latest?;
+        let key = format!("{key}/to-{sunday}");
+        if self.published.contains_key(&key) {
+            return None;
+        }
+        Some(Snapshot {
+            table: MONTH_TO_DATE_TABLE.to_string(),
+            pipeline,
+            period: format!("{}/to-{sunday}", month.label()),
+            revision: 1,
+            digest: digest(rows),
+            columns: columns.to_vec(),
+            rows: rows.to_vec(),
+            key,
+        })
     }
 
     /// Whether `period` of `pipeline` is complete and its time has come.
@@ -566,6 +620,88 @@ mod tests {
         assert!(publisher.due(&[table]).is_empty(), "unchanged: not again");
         let restated = publisher.due(&[weekly(&[("2026-11-02", 11)])]);
         assert_eq!(restated[0].revision, 2);
+    }
+
+    fn monthly_profit(rows: &[(&str, i64)]) -> Table {
+        Table {
+            name: "profit_monthly".into(),
+            columns: vec![
+                Column {
+                    name: "month".into(),
+                    kind: ColumnKind::Text,
+                },
+                Column {
+                    name: "billed_subscribers".into(),
+                    kind: ColumnKind::Int,
+                },
+            ],
+            rows: rows
+                .iter()
+                .map(|(month, billed)| vec![Cell::Text(month.to_string()), Cell::Int(*billed)])
+                .collect(),
+        }
+    }
+
+    fn profit_feeds_at(text: &str) -> Vec<PartitionProgress> {
+        [Feed::Billing, Feed::AdRevenue, Feed::Viewing]
+            .into_iter()
+            .map(|feed| progress(feed, Some(ms(text)), false))
+            .collect()
+    }
+
+    #[test]
+    fn the_weekly_run_publishes_the_open_month_to_date_once_per_week() {
+        let mut publisher = Publisher::new(Calendar::central(), HOUR_MS, 3, BTreeMap::new());
+        // Tuesday 2026-11-10 06:00 CST: October is closed; of November, the
+        // weeks ending Sunday 1 and Sunday 8 have had their Monday 06:00,
+        // and only the latest is published.
+        publisher.observe(&profit_feeds_at("2026-11-10T12:00:00Z"));
+        let due = publisher.due(&[monthly_profit(&[("2026-10", 100), ("2026-11", 40)])]);
+        let keys: Vec<(&str, &str, u32)> = due
+            .iter()
+            .map(|s| (s.key.as_str(), s.period.as_str(), s.revision))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("profit_monthly/2026-10", "2026-10", 1),
+                (
+                    "profit_monthly/2026-11/to-2026-11-08",
+                    "2026-11/to-2026-11-08",
+                    1
+                ),
+            ]
+        );
+        assert_eq!(due[1].table, "profit_monthly");
+        assert_eq!(
+            due[1].rows,
+            [vec![Cell::Text("2026-11".into()), Cell::Int(40)]]
+        );
+        for snapshot in &due {
+            publisher.mark_published(snapshot);
+        }
+        // Later November data: the month to date is not revised (it said
+        // what was known that Monday); a correction to October is.
+        let later = [monthly_profit(&[("2026-10", 101), ("2026-11", 70)])];
+        let due = publisher.due(&later);
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].key.as_str(), due[0].revision),
+            ("profit_monthly/2026-10", 2)
+        );
+        publisher.mark_published(&due[0]);
+        // Monday 2026-11-16 05:59 CST: the next week is complete but its
+        // time has not come; at 06:00 it has.
+        publisher.observe(&profit_feeds_at("2026-11-16T11:59:00Z"));
+        assert!(publisher.due(&later).is_empty());
+        publisher.observe(&profit_feeds_at("2026-11-16T12:00:00Z"));
+        let due = publisher.due(&later);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].key, "profit_monthly/2026-11/to-2026-11-15");
+        assert_eq!(
+            due[0].rows,
+            [vec![Cell::Text("2026-11".into()), Cell::Int(70)]]
+        );
     }
 
     #[test]

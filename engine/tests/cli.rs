@@ -61,12 +61,14 @@ fn generate(out: &Path, seed: u64, subscribers: u64, days: u32) {
     ]);
 }
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 9] = [
     "engagement_daily",
     "engagement_weekly",
     "growth_daily",
     "growth_daily_by_variant",
     "growth_weekly",
+    "profit_subscriber_monthly",
+    "profit_monthly",
     "checks",
     "data_quality",
 ];
@@ -230,6 +232,47 @@ fn demo_prints_the_weekly_table_and_where_the_tables_are() {
         );
     }
     assert!(demo.join("input").join("viewing.jsonl").is_file());
+    // The month-to-date profit, on its side: a line per column, a column
+    // per month, as written.
+    let monthly = std::fs::read_to_string(out.join("profit_monthly.csv")).unwrap();
+    let months: Vec<&str> = monthly
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    assert!(!months.is_empty(), "no profit month:\n{monthly}");
+    let month_line = stdout
+        .lines()
+        .find(|line| line.starts_with("month "))
+        .unwrap_or_else(|| panic!("no profit snapshot in:\n{stdout}"));
+    assert_eq!(
+        month_line.split_whitespace().skip(1).collect::<Vec<_>>(),
+        months
+    );
+    // Every failing check is printed, and nothing else from the checks.
+    let checks = std::fs::read_to_string(out.join("checks.csv")).unwrap();
+    let failing: Vec<&str> = checks
+        .lines()
+        .filter(|line| line.contains(",fail,"))
+        .collect();
+    assert!(
+        !failing.is_empty(),
+        "generated faults fail some checks:\n{checks}"
+    );
+    assert!(
+        stdout.contains(&format!("Failing checks ({} of", failing.len())),
+        "{stdout}"
+    );
+    for line in failing {
+        let fields: Vec<&str> = line.split(',').take(3).collect();
+        assert!(
+            stdout.lines().any(|printed| printed
+                .split_whitespace()
+                .take(3)
+                .eq(fields.iter().copied())),
+            "failing check {line} not printed:\n{stdout}"
+        );
+    }
 }
 
 #[test]

@@ -10,7 +10,10 @@ use streamflix_engine::dataflow::Settings;
 use streamflix_engine::memory::{Batch, run_batches};
 use streamflix_model::Calendar;
 
-use crate::support::{engagement_rows, growth_rows, quality_counts, random_growth, random_viewing};
+use crate::support::profit::profit_tables;
+use crate::support::{
+    engagement_rows, growth_rows, quality_counts, random_growth, random_profit, random_viewing,
+};
 
 #[test]
 fn random_batch_orders_give_the_same_tables() {
@@ -60,5 +63,45 @@ fn random_batch_orders_give_the_same_tables() {
             quality_counts(&at_once),
             "seed {seed}"
         );
+    }
+}
+
+/// The profit tables too: money histories shuffled into random batches
+/// (no rate row is corrected, so read order does not matter) give the same
+/// tables as the whole history at once.
+#[test]
+fn random_batch_orders_give_the_same_profit_tables() {
+    let calendar = Calendar::central();
+    for seed in 200..230 {
+        let mut records = random_profit::generate(seed, &calendar, false);
+        let at_once = run_batches(
+            vec![Batch {
+                records: records.clone(),
+                dead_letters: vec![],
+            }],
+            &ClusterArgs::single(1),
+            &Settings::new(calendar.clone()),
+        )
+        .expect("the dataflow runs");
+        let mut rng = StdRng::seed_from_u64(seed);
+        records.shuffle(&mut rng);
+        let mut batches = Vec::new();
+        while !records.is_empty() {
+            let take = rng.random_range(1..=records.len().min(25));
+            batches.push(Batch {
+                records: records.drain(..take).collect(),
+                dead_letters: vec![],
+            });
+        }
+        let workers = 1 + (seed as usize % 2);
+        let in_batches = run_batches(
+            batches,
+            &ClusterArgs::single(workers),
+            &Settings::new(calendar.clone()),
+        )
+        .expect("the dataflow runs");
+        let expected = profit_tables(&at_once);
+        assert!(!expected.monthly.is_empty(), "seed {seed}: no months");
+        profit_tables(&in_batches).assert_eq(&expected, &format!("seed {seed}"));
     }
 }

@@ -6,5 +6,7 @@ mod bad_input;
 mod engagement_oracle;
 mod growth;
 mod incremental;
+mod profit_oracle;
+mod profit_restatement;
 mod replay_oracle;
 mod retention;

@@ -1,13 +1,15 @@
-//! Experiment assignments: each subscriber's variant of each experiment.
+//! The experiment assignment in force per (subscriber, experiment).
 //!
 //! A subscriber's variant in an experiment is the one of its earliest
-//! assignment, by `event_time` then `event_id`. A later assignment to
-//! another variant is a `conflicting_assignment` issue and is ignored; a
-//! later one to the same variant is simply redundant. The variant holds
-//! for the subscriber's whole history, whenever the assignment arrived.
+//! assignment, by `event_time` then `event_id`, whenever it arrived. Later
+//! assignments to another variant are conflicts (`conflicting_assignment`)
+//! and are ignored; later ones to the same variant are harmless repeats.
+//! Copies of one assignment (same `event_id`) count once first (see
+//! [`crate::event_dedup`]).
 //!
-//! State: the (deduplicated) assignments of one subscriber and experiment,
-//! which a reduction re-reads when one of them changes.
+//! The reduction is keyed by (subscriber, experiment): an assignment
+//! recomputes that pair only, and an earlier one that arrives late takes
+//! over and restates whatever used the variant.
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
@@ -15,144 +17,140 @@ use streamflix_model::records::ExperimentAssignment;
 use streamflix_model::{Fingerprint, Id, Instant, fingerprint};
 
 use crate::Time;
+use crate::event_dedup::dedup_events;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-enum Ruling {
+enum PairState {
     Variant(Id),
-    /// An assignment to another variant than the earliest one.
-    Conflict,
+    /// The event id of a later assignment to another variant.
+    Conflict(Id),
 }
 
-/// The pipeline's view of the assignments.
+/// Assignments reduced to one variant per subscriber and experiment.
 #[allow(missing_debug_implementations)] // collections have no Debug
-pub struct Variants<'s, T: Time> {
+pub struct Assignments<'s, T: Time> {
     /// `(subscriber, (experiment_id, variant))`, one per subscriber and
-    /// experiment.
-    pub variants: VecCollection<'s, T, (Fingerprint, (Id, Id))>,
-    /// One record per conflicting assignment.
-    pub conflicts: VecCollection<'s, T, ()>,
+    /// experiment the subscriber was ever assigned to.
+    pub in_force: VecCollection<'s, T, (Fingerprint, (Id, Id))>,
+    /// Event ids of later assignments to another variant, each once.
+    pub conflicting_assignments: VecCollection<'s, T, Id>,
+    /// Fingerprints of event ids whose copies differ.
+    pub conflicting_duplicates: VecCollection<'s, T, Fingerprint>,
 }
 
-/// Settles each subscriber's variant of each experiment from
-/// deduplicated assignments.
-pub fn variants<'s, T: Time>(
+/// Deduplicates assignments and settles each subscriber's variant of each
+/// experiment; growth and profit both read the result.
+pub fn assignments_in_force<'s, T: Time>(
     assignments: VecCollection<'s, T, ExperimentAssignment>,
-) -> Variants<'s, T> {
-    let rulings = assignments
-        .map(|assignment| {
+) -> Assignments<'s, T> {
+    let unique = dedup_events("DedupAssignments", assignments, |a| a.event_id.as_str());
+    let states = unique
+        .events
+        .map(|a| {
             (
-                (
-                    fingerprint(&assignment.subscriber_id),
-                    assignment.experiment_id,
-                ),
-                (
-                    assignment.event_time,
-                    assignment.event_id,
-                    assignment.variant,
-                ),
+                (fingerprint(&a.subscriber_id), a.experiment_id),
+                (a.event_time, a.event_id, a.variant),
             )
         })
         .reduce_named(
-            "Assignments",
-            |_key,
+            "AssignmentInForce",
+            |_pair,
              assignments: &[(&(Instant, Id, Id), isize)],
-             output: &mut Vec<(Ruling, isize)>| {
-                // Sorted by time, then event id: the first one wins.
-                let winner = &assignments[0].0.2;
-                output.push((Ruling::Variant(winner.clone()), 1));
-                let conflicts = assignments
-                    .iter()
-                    .filter(|((_, _, variant), count)| *count > 0 && variant != winner)
-                    .count();
-                if conflicts > 0 {
-                    output.push((Ruling::Conflict, conflicts as isize));
+             output: &mut Vec<(PairState, isize)>| {
+                // Sorted by (event_time, event_id): the first is in force.
+                let (_, _, variant) = assignments[0].0;
+                output.push((PairState::Variant(variant.clone()), 1));
+                for (later, _) in &assignments[1..] {
+                    if later.2 != *variant {
+                        output.push((PairState::Conflict(later.1.clone()), 1));
+                    }
                 }
             },
         );
-    let variants = rulings
+    let in_force = states
         .clone()
-        .flat_map(|((subscriber, experiment), ruling)| match ruling {
-            Ruling::Variant(variant) => Some((subscriber, (experiment, variant))),
-            Ruling::Conflict => None,
+        .flat_map(|((subscriber, experiment), state)| match state {
+            PairState::Variant(variant) => Some((subscriber, (experiment, variant))),
+            PairState::Conflict(_) => None,
         });
-    let conflicts = rulings.flat_map(|(_, ruling)| (ruling == Ruling::Conflict).then_some(()));
-    Variants {
-        variants,
-        conflicts,
+    let conflicting_assignments = states.flat_map(|(_, state)| match state {
+        PairState::Conflict(event_id) => Some(event_id),
+        PairState::Variant(_) => None,
+    });
+    Assignments {
+        in_force,
+        conflicting_assignments,
+        conflicting_duplicates: unique.conflicting,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use differential_dataflow::input::Input;
-    use timely::dataflow::operators::capture::{Capture, Event, Extract};
-
     use super::*;
+    use crate::testing::run;
 
-    type Captured<D> = std::sync::mpsc::Receiver<Event<u64, Vec<(D, u64, isize)>>>;
-
-    fn assignment(id: &str, seconds: i64, experiment: &str, variant: &str) -> ExperimentAssignment {
+    fn assign(
+        id: &str,
+        seconds: i64,
+        subscriber: &str,
+        experiment: &str,
+        variant: &str,
+    ) -> ExperimentAssignment {
         ExperimentAssignment {
             event_id: id.into(),
             event_time: Instant::from_seconds(seconds),
-            subscriber_id: "s".into(),
+            subscriber_id: subscriber.into(),
             experiment_id: experiment.into(),
             variant: variant.into(),
         }
     }
 
     #[test]
-    fn the_earliest_assignment_wins_and_later_other_variants_conflict() {
-        let (variants_rx, conflicts_rx) = timely::execute_directly(|worker| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let (ctx, crx) = std::sync::mpsc::channel();
-            let mut input = worker.dataflow::<u64, _, _>(|scope| {
-                let (input, assignments) = scope.new_collection();
-                let Variants {
-                    variants,
-                    conflicts,
-                } = variants(assignments);
-                variants.inner.capture_into(tx);
-                conflicts.inner.capture_into(ctx);
-                input
-            });
-            // Experiment x: "b" at 10 then "a" and "b" again later; the
-            // late-arriving "c" at 5 is earlier still and takes over.
-            // Experiment y: two at the same time, settled by event id.
-            for (epoch, record) in [
-                (0, assignment("e2", 10, "x", "b")),
-                (0, assignment("e3", 20, "x", "a")),
-                (0, assignment("e4", 30, "x", "b")),
-                (0, assignment("z9", 10, "y", "late-id")),
-                (0, assignment("a1", 10, "y", "early-id")),
-                (1, assignment("e1", 5, "x", "c")),
-            ] {
-                input.advance_to(epoch);
-                input.insert(record);
-            }
-            input.close();
-            while worker.step() {}
-            (rx, crx)
-        });
-        fn totals<D: Ord + Clone + 'static>(rx: Captured<D>) -> Vec<(D, isize)> {
-            let mut totals = BTreeMap::new();
-            for (record, _, diff) in rx.extract().into_iter().flat_map(|(_, updates)| updates) {
-                *totals.entry(record).or_insert(0isize) += diff;
-            }
-            totals.retain(|_, diff| *diff != 0);
-            totals.into_iter().collect()
-        }
-        let subscriber = fingerprint("s");
-        assert_eq!(
-            totals(variants_rx),
+    fn the_earliest_assignment_wins_whenever_it_arrives() {
+        let batches = vec![
             vec![
-                ((subscriber, (Id::from("x"), Id::from("c"))), 1),
-                ((subscriber, (Id::from("y"), Id::from("early-id"))), 1),
+                assign("a2", 200, "s1", "exp", "treatment"),
+                assign("a3", 300, "s1", "exp", "treatment"),
+                assign("b1", 100, "s2", "exp", "control"),
+                assign("b1", 100, "s2", "exp", "control"), // a copy
+                assign("c1", 100, "s1", "other", "x"),
+            ],
+            // Arrives late but is the earliest: it takes over, and both
+            // later ones now conflict.
+            vec![
+                assign("a1", 100, "s1", "exp", "control"),
+                // Same time as b1, greater id: later, same variant.
+                assign("b2", 100, "s2", "exp", "control"),
+            ],
+        ];
+        let out = run(batches, |assignments| {
+            let result = assignments_in_force(assignments);
+            result
+                .in_force
+                .map(|(s, (e, v))| {
+                    let name = ["s1", "s2"]
+                        .into_iter()
+                        .find(|name| fingerprint(name) == s)
+                        .unwrap_or("?");
+                    format!("{name} {e}={v}")
+                })
+                .concat(
+                    result
+                        .conflicting_assignments
+                        .map(|id| format!("conflict {id}")),
+                )
+                .concat(result.conflicting_duplicates.map(|_| "duplicate".into()))
+        });
+        let out: Vec<_> = out.into_iter().collect();
+        assert_eq!(
+            out,
+            vec![
+                ("conflict a2".to_string(), 1),
+                ("conflict a3".to_string(), 1),
+                ("s1 exp=control".to_string(), 1),
+                ("s1 other=x".to_string(), 1),
+                ("s2 exp=control".to_string(), 1),
             ]
         );
-        // x: "b", "a", "b" all differ from "c"; y: "late-id" differs.
-        assert_eq!(totals(conflicts_rx), vec![((), 4)]);
     }
 }

@@ -2,13 +2,13 @@
 //! (experiments, daily), `growth_weekly` (investors), and their checks.
 //!
 //! ```text
-//! subscriptions ──first copy──► events ──(plan tiers)──► lifecycle per subscriber
+//! subscriptions ──event dedup──► events ──(plan tiers)──► lifecycle per subscriber
 //!                                  │                        │ new, reactivated, churned,
 //!                                  │                        │ upgrades, downgrades, issues,
 //!                                  │                        │ active from / until
 //! account_flags ──flagged set──────┼──────► exclusion ◄─────┘
 //!                                  │            │ counted
-//! experiment_assignments ──first copy──► variants ──► per variant
+//! variants (assignments in force) ──────────────────────► per variant
 //!                                  │            │
 //!                        subscriber-days    active_days (running sum)
 //!                                  └──── facts ─┘──► rows per day, variant, week
@@ -27,19 +27,16 @@
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use streamflix_model::records::{
-    AccountFlag, ExperimentAssignment, PlanCatalog, Subscription, SubscriptionType,
-};
+use streamflix_model::records::{AccountFlag, PlanCatalog, Subscription, SubscriptionType};
 use streamflix_model::table::{Cell, Column, ColumnKind};
 use streamflix_model::{Calendar, Day, Feed, Fingerprint, Id, fingerprint};
 
 use crate::Time;
 use crate::active_days::{Mark, active_at_day_end};
-use crate::assignments::{Variants, variants};
 use crate::engagement::CheckRow;
 use crate::exclusion::{flagged_subscribers, split_excluded};
 use crate::facts::{as_facts, rows_from_facts};
-use crate::first_copy::first_copies;
+use crate::event_dedup::{Deduplicated, dedup_events};
 use crate::lifecycle::{LifeEvent, LifeOutput, Outcome, lifecycle};
 use crate::plan_tiers::plan_tiers;
 
@@ -88,34 +85,24 @@ impl Fact {
 pub enum Issue {
     /// Copies of a `subscriptions` event that differ.
     SubscriptionConflict,
-    /// Copies of an `experiment_assignments` event that differ.
-    AssignmentCopyConflict,
     DuplicateSignup,
     OrphanCancel,
     OrphanPlanChange,
     UnknownPlan,
-    /// A later assignment to another variant.
-    ConflictingAssignment,
 }
 
 impl Issue {
     pub fn feed(self) -> Feed {
-        match self {
-            Issue::AssignmentCopyConflict | Issue::ConflictingAssignment => {
-                Feed::ExperimentAssignments
-            }
-            _ => Feed::Subscriptions,
-        }
+        Feed::Subscriptions
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            Issue::SubscriptionConflict | Issue::AssignmentCopyConflict => "conflicting_duplicate",
+            Issue::SubscriptionConflict => "conflicting_duplicate",
             Issue::DuplicateSignup => "duplicate_signup",
             Issue::OrphanCancel => "orphan_cancel",
             Issue::OrphanPlanChange => "orphan_plan_change",
             Issue::UnknownPlan => "unknown_plan",
-            Issue::ConflictingAssignment => "conflicting_assignment",
         }
     }
 }
@@ -200,7 +187,10 @@ pub struct GrowthWeek {
 #[allow(missing_debug_implementations)] // collections have no Debug
 pub struct GrowthInputs<'s, T: Time> {
     pub subscriptions: VecCollection<'s, T, Subscription>,
-    pub assignments: VecCollection<'s, T, ExperimentAssignment>,
+    /// Each subscriber's variant of each experiment, as
+    /// [`crate::assignments::assignments_in_force`] settles it (the engine
+    /// computes it once for growth and profit, and reports its issues).
+    pub variants: VecCollection<'s, T, (Fingerprint, (Id, Id))>,
     pub flags: VecCollection<'s, T, AccountFlag>,
     pub plan_catalog: VecCollection<'s, T, PlanCatalog>,
 }
@@ -217,22 +207,13 @@ pub struct Growth<'s, T: Time> {
 
 /// Builds the growth pipelines.
 pub fn growth<'s, T: Time>(inputs: GrowthInputs<'s, T>, calendar: &Calendar) -> Growth<'s, T> {
-    let (subscriptions, subscription_conflicts) = first_copies(
-        "SubscriptionCopies",
-        inputs
-            .subscriptions
-            .map(|event| (fingerprint(&event.event_id), event)),
-    );
-    let (assignments, assignment_copy_conflicts) = first_copies(
-        "AssignmentCopies",
-        inputs
-            .assignments
-            .map(|assignment| (fingerprint(&assignment.event_id), assignment)),
-    );
-    let Variants {
-        variants,
-        conflicts: assignment_conflicts,
-    } = variants(assignments);
+    let Deduplicated {
+        events: subscriptions,
+        conflicting: subscription_conflicts,
+    } = dedup_events("SubscriptionCopies", inputs.subscriptions, |event| {
+        event.event_id.as_str()
+    });
+    let variants = inputs.variants;
 
     let calendar = calendar.clone();
     let events = subscriptions.map(move |event| {
@@ -265,10 +246,8 @@ pub fn growth<'s, T: Time>(inputs: GrowthInputs<'s, T>, calendar: &Calendar) -> 
         LifeOutput::UnknownPlan(_) => Some(Issue::UnknownPlan),
         _ => None,
     });
-    let issues = lifecycle_issues
-        .concat(subscription_conflicts.map(|_| Issue::SubscriptionConflict))
-        .concat(assignment_copy_conflicts.map(|_| Issue::AssignmentCopyConflict))
-        .concat(assignment_conflicts.map(|()| Issue::ConflictingAssignment));
+    let issues =
+        lifecycle_issues.concat(subscription_conflicts.map(|_| Issue::SubscriptionConflict));
     let unknown_plans = outcomes.flat_map(|(_, output)| match output {
         LifeOutput::UnknownPlan(day) => Some((day.week(), Fact::UnknownPlans, 1)),
         _ => None,
@@ -646,13 +625,13 @@ mod tests {
             let (mut subscriptions, mut flags, mut catalog) =
                 worker.dataflow::<u64, _, _>(|scope| {
                     let (subscriptions, subscription_collection) = scope.new_collection();
-                    let (_assignments, assignment_collection) = scope.new_collection();
+                    let (_variants, variant_collection) = scope.new_collection();
                     let (flags, flag_collection) = scope.new_collection();
                     let (catalog, catalog_collection) = scope.new_collection();
                     let growth = growth(
                         GrowthInputs {
                             subscriptions: subscription_collection,
-                            assignments: assignment_collection,
+                            variants: variant_collection,
                             flags: flag_collection,
                             plan_catalog: catalog_collection,
                         },

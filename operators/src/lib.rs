@@ -31,27 +31,41 @@
 //! them into the pipeline and defines its rows.
 //!
 //! The growth pipelines ([`growth`]) reuse [`exclusion`] and [`facts`] and
-//! add [`first_copy`] (dedup of the smaller event feeds), [`plan_tiers`],
+//! add [`event_dedup`] (dedup of the smaller event feeds), [`plan_tiers`],
 //! [`lifecycle`] (each subscriber's events replayed in order),
 //! [`assignments`] (experiment variants) and [`active_days`] (subscribers
 //! active at each day's end).
+//!
+//! The profit pipelines ([`profit`]) share [`assignments`] and
+//! [`event_dedup`] with growth and add [`currency`] (the FX
+//! look-back rule, exact money), [`billing`] (the billing record in force),
+//! [`reference`] (catalog rows in force) and [`allocation`] (content cost
+//! by watch share).
 
 pub mod active_days;
+pub mod allocation;
 pub mod assignments;
+pub mod billing;
+pub mod currency;
 pub mod dedup;
 pub mod engagement;
+pub mod event_dedup;
 pub mod exclusion;
 pub mod facts;
-pub mod first_copy;
 pub mod growth;
 pub mod lifecycle;
 pub mod median;
 pub mod plan_tiers;
+pub mod profit;
+pub mod reference;
 pub mod retention;
 pub mod rolling;
 pub mod sessions;
 pub mod split;
 pub mod subscriber_day;
+#[cfg(test)]
+mod testing;
+pub mod watch;
 
 /// The bound every generic operator here places on its timestamp.
 pub trait Time:

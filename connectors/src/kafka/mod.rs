@@ -45,6 +45,10 @@ pub struct KafkaSettings {
     pub topic_prefix: String,
     /// Per-feed topic names, by feed name (`viewing = "prod.viewing"`).
     pub topics: BTreeMap<String, String>,
+    /// The feeds to read, by name; empty (the default) reads all fourteen.
+    /// A deployment that maintains one pipeline only, or a benchmark of one
+    /// topic, names its feeds here.
+    pub feeds: Vec<String>,
     /// Where snapshot revisions are published.
     pub snapshots_topic: String,
     /// Partitions of the topics streamflix creates when they are missing.
@@ -63,6 +67,7 @@ impl Default for KafkaSettings {
             bootstrap: "127.0.0.1:9092".into(),
             topic_prefix: "streamflix.".into(),
             topics: BTreeMap::new(),
+            feeds: Vec::new(),
             snapshots_topic: "streamflix.snapshots".into(),
             partitions: 4,
             replication: 1,
@@ -85,6 +90,10 @@ pub enum KafkaError {
     },
     #[error("topic {topic} does not exist and could not be created: {reason}")]
     Topic { topic: String, reason: String },
+    #[error(
+        "[kafka] feeds names {name:?}, which is not a feed; use the feed names of the README (viewing, subscriptions, billing, ...)"
+    )]
+    UnknownFeed { name: String },
     #[error("{0}")]
     Other(String),
 }
@@ -96,6 +105,19 @@ impl KafkaSettings {
             .get(feed.name())
             .cloned()
             .unwrap_or_else(|| format!("{}{}", self.topic_prefix, feed.name()))
+    }
+
+    /// The feeds this service reads: those named in `feeds`, or all.
+    pub fn feeds(&self) -> Result<Vec<Feed>, KafkaError> {
+        if self.feeds.is_empty() {
+            return Ok(Feed::ALL.to_vec());
+        }
+        self.feeds
+            .iter()
+            .map(|name| {
+                Feed::from_name(name).ok_or_else(|| KafkaError::UnknownFeed { name: name.clone() })
+            })
+            .collect()
     }
 
     /// The feed a topic carries, if it is one of the feed topics.

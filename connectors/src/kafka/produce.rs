@@ -5,7 +5,9 @@
 //! engine's dead-letter path sees them. A line that decodes is keyed by its
 //! `subscriber_id` (so a subscriber's events stay in order in one
 //! partition, and every partition gets a share of every period, as the
-//! platform's producers would do), and gets its `received_at` (viewing) or
+//! platform's producers would do; FX rates by date and currency, so that
+//! the later of two rates for one key is also read later), and gets its
+//! `received_at` (viewing) or
 //! its event time as the message timestamp. Other lines go to a random
 //! partition with the time of sending.
 
@@ -92,7 +94,8 @@ pub fn produce_directory(
     Ok(produced)
 }
 
-/// The message key (the subscriber) and timestamp (milliseconds) of a line.
+/// The message key (the subscriber; for FX rates, the date and currency)
+/// and timestamp (milliseconds) of a line.
 fn key_and_time(feed: Feed, line: &[u8]) -> (Option<String>, Option<i64>) {
     let Ok(record) = decode(feed, line) else {
         return (None, None);
@@ -104,6 +107,10 @@ fn key_and_time(feed: Feed, line: &[u8]) -> (Option<String>, Option<i64>) {
         Record::AdRevenue(r) => Some(r.subscriber_id.to_string()),
         Record::ExperimentAssignment(r) => Some(r.subscriber_id.to_string()),
         Record::AccountFlag(r) => Some(r.subscriber_id.to_string()),
+        // Of two rates for one date and currency the one read later counts:
+        // one key keeps them in one partition, where offsets order them as
+        // the file's lines did.
+        Record::FxRate(r) => Some(format!("{}/{}", r.date, r.currency)),
         _ => None,
     };
     let at = match &record {

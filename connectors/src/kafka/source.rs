@@ -57,7 +57,10 @@ pub struct PartitionProgress {
 /// One message read: a record, or a dead letter with its message's place.
 #[derive(Debug)]
 pub enum Polled {
-    Record(Record),
+    /// A decoded record and its offset: the read position that settles
+    /// which of two rows of one key counts (see `produce` for the keys
+    /// that keep such rows in one partition).
+    Record(Record, u64),
     Dead {
         letter: DeadLetter,
         topic: String,
@@ -73,7 +76,7 @@ pub fn all_partitions(
     consumer: &BaseConsumer,
 ) -> Result<Vec<FeedPartition>, KafkaError> {
     let mut partitions = Vec::new();
-    for feed in Feed::ALL {
+    for feed in settings.feeds()? {
         let topic = settings.topic(feed);
         let metadata = consumer
             .fetch_metadata(Some(&topic), METADATA_TIMEOUT)
@@ -239,7 +242,7 @@ impl KafkaSource {
                         let ms = event.0.div_euclid(1_000_000);
                         state.max_event_ms = Some(state.max_event_ms.map_or(ms, |max| max.max(ms)));
                     }
-                    Polled::Record(record)
+                    Polled::Record(record, offset.max(0) as u64)
                 }
                 Err(error) => Polled::Dead {
                     letter: DeadLetter::new(

@@ -428,7 +428,8 @@ fn belongs(row: &BTreeMap<String, Option<String>>, message: &SnapshotMessage) ->
         "engagement_weekly" | "growth_weekly" => text("week") == message.period,
         "growth_daily" | "growth_daily_by_variant" => text("day") == message.period,
         "profit_subscriber_monthly" => text("billing_period") == message.period,
-        "profit_monthly" => text("month") == message.period,
+        // A month-to-date snapshot's period is `<month>/to-<sunday>`.
+        "profit_monthly" => message.period.split('/').next() == Some(text("month").as_str()),
         other => panic!("unexpected snapshot table {other}"),
     }
 }

@@ -2,7 +2,10 @@
 
 pub mod growth_oracle;
 pub mod oracle;
+pub mod profit;
+pub mod profit_oracle;
 pub mod random_growth;
+pub mod random_profit;
 pub mod random_viewing;
 pub mod tables;
 

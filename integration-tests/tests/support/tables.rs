@@ -9,11 +9,12 @@ use streamflix_connectors::files::{DirectoryContents, read_directory};
 use streamflix_connectors::sinks::write_csv;
 use streamflix_model::Calendar;
 use streamflix_model::records::Record;
-use streamflix_model::table::Table;
+use streamflix_model::table::{Cell, Table};
 use streamflix_operators::engagement::{CheckRow, EngagementDay, EngagementWeek};
 use streamflix_operators::growth::{GrowthDay, GrowthVariantDay, GrowthWeek};
+use streamflix_operators::profit::{ProfitMonth, ProfitSubscriberMonth};
 
-use super::{growth_oracle, oracle};
+use super::{growth_oracle, oracle, profit_oracle};
 
 /// The files replay must write, by file name, as computed by the oracle
 /// from the same input directory.
@@ -26,12 +27,14 @@ pub struct Expected {
 }
 
 /// The table files replay compares against the oracle.
-pub const TABLE_FILES: [&str; 7] = [
+pub const TABLE_FILES: [&str; 9] = [
     "engagement_daily.csv",
     "engagement_weekly.csv",
     "growth_daily.csv",
     "growth_daily_by_variant.csv",
     "growth_weekly.csv",
+    "profit_subscriber_monthly.csv",
+    "profit_monthly.csv",
     "checks.csv",
     "data_quality.csv",
 ];
@@ -55,14 +58,17 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
     }
     let oracle = oracle::engagement(&viewing, &flags, calendar);
     let growth = growth_oracle::growth(&subscriptions, &assignments, &flags, &catalog, calendar);
-    let mut checks: Vec<CheckRow> = oracle
+    let profit = profit_oracle::profit(&contents.records, calendar);
+    let mut checks: Vec<Vec<Cell>> = oracle
         .weekly
         .iter()
         .filter_map(EngagementWeek::skew_check)
         .chain(growth.daily.iter().flat_map(GrowthDay::checks))
         .chain(growth.weekly.iter().map(GrowthWeek::plans_check))
+        .map(|check| check.cells())
+        .chain(profit.checks)
         .collect();
-    checks.sort_by(|a, b| (a.pipeline, a.check, &a.period).cmp(&(b.pipeline, b.check, &b.period)));
+    checks.sort_by_key(|row| (row[0].to_string(), row[1].to_string(), row[2].to_string()));
     let daily = Table {
         name: EngagementDay::TABLE.into(),
         columns: EngagementDay::columns(),
@@ -76,7 +82,17 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
     let checks = Table {
         name: CheckRow::TABLE.into(),
         columns: CheckRow::columns(),
-        rows: checks.iter().map(CheckRow::cells).collect(),
+        rows: checks,
+    };
+    let unit_profit = Table {
+        name: ProfitSubscriberMonth::TABLE.into(),
+        columns: ProfitSubscriberMonth::columns(),
+        rows: profit.subscriber_monthly,
+    };
+    let monthly_profit = Table {
+        name: ProfitMonth::TABLE.into(),
+        columns: ProfitMonth::columns(),
+        rows: profit.monthly,
     };
     let mut files = BTreeMap::new();
     files.insert("engagement_daily.csv", csv_bytes(&daily));
@@ -109,9 +125,22 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
             rows: growth.weekly.iter().map(GrowthWeek::cells).collect(),
         }),
     );
+    files.insert("profit_subscriber_monthly.csv", csv_bytes(&unit_profit));
+    files.insert("profit_monthly.csv", csv_bytes(&monthly_profit));
     files.insert("checks.csv", csv_bytes(&checks));
-    // Viewing's data-quality issue (conflicting duplicates) comes first,
-    // then the growth feeds' issues, by feed and issue name.
+    // Viewing's conflicting duplicates (engagement), then the other feeds'
+    // issues by feed and issue name. Growth and profit both report the
+    // experiment assignments' issues (the engine computes them once): their
+    // two oracles must agree on them.
+    let mut quality_counts = growth.issues.clone();
+    for (key, count) in &profit.quality {
+        if let Some(growth_count) = quality_counts.insert(*key, *count) {
+            assert_eq!(
+                growth_count, *count,
+                "the growth and profit oracles disagree on {key:?}"
+            );
+        }
+    }
     let mut quality = String::from("feed,issue,count\n");
     if oracle.conflicting_duplicates > 0 {
         quality.push_str(&format!(
@@ -119,7 +148,7 @@ pub fn expected(input: &Path, calendar: &Calendar) -> Expected {
             oracle.conflicting_duplicates
         ));
     }
-    for ((feed, issue), count) in &growth.issues {
+    for ((feed, issue), count) in &quality_counts {
         quality.push_str(&format!("{},{issue},{count}\n", feed.name()));
     }
     files.insert("data_quality.csv", quality.into_bytes());
