@@ -34,9 +34,9 @@ use streamflix_model::{Calendar, Day, Feed, Fingerprint, Id, fingerprint};
 use crate::Time;
 use crate::active_days::{Mark, active_at_day_end};
 use crate::engagement::CheckRow;
+use crate::event_dedup::{Deduplicated, dedup_events};
 use crate::exclusion::{flagged_subscribers, split_excluded};
 use crate::facts::{as_facts, rows_from_facts};
-use crate::event_dedup::{Deduplicated, dedup_events};
 use crate::lifecycle::{LifeEvent, LifeOutput, Outcome, lifecycle};
 use crate::plan_tiers::plan_tiers;
 
