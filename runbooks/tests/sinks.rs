@@ -15,12 +15,15 @@ use streamflix_runbooks::sinks::{Dispatcher, NotificationRecord, Sink};
 use streamflix_runbooks::{CheckResult, IncidentBook, IncidentManager, Notification};
 use support::{at, minutes, runbooks};
 
+/// The requests a test server received: request line and body.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A server that answers `failures` requests with 500, then 202; returns
 /// its address and the bodies it received.
-fn server(failures: usize) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn server(failures: usize) -> (String, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}/v2/enqueue", listener.local_addr().unwrap());
-    let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let received: Received = Arc::default();
     let log = received.clone();
     std::thread::spawn(move || {
         for (count, stream) in listener.incoming().enumerate() {
