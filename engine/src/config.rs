@@ -21,6 +21,31 @@ pub struct ServiceConfig {
     pub time: TimeConfig,
     pub snapshots: SnapshotConfig,
     pub service: LoopConfig,
+    pub runbooks: RunbooksConfig,
+}
+
+/// Where the runbooks come from and where incidents go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunbooksConfig {
+    /// A `pipelines.toml` to use instead of the compiled-in one ("" for that).
+    pub pipelines: String,
+    /// The Kafka topic incidents are produced to ("" for none).
+    pub incidents_topic: String,
+    /// A URL to POST PagerDuty-shaped events to ("" for none).
+    pub webhook_url: String,
+    pub webhook_routing_key: String,
+    pub webhook_timeout_ms: u64,
+    /// Tries per notification and sink, and the pause after the first failure.
+    pub sink_attempts: u32,
+    pub sink_backoff_ms: u64,
+}
+
+impl RunbooksConfig {
+    /// The override file, if one is set.
+    pub fn pipelines_file(&self) -> Option<&Path> {
+        (!self.pipelines.is_empty()).then(|| Path::new(&self.pipelines))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub mod config;
 pub mod dataflow;
 pub mod demo;
 pub mod error;
+pub mod incidents;
 pub mod memory;
 pub mod operator_time;
 pub mod output;

@@ -12,10 +12,15 @@ use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::config::ServiceConfig;
 use streamflix_engine::demo::{DemoPaths, failing_checks, render, render_transposed};
+use streamflix_engine::incidents::{assess_replay, load_runbooks};
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
 use streamflix_engine::service;
 use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Calendar;
+use streamflix_runbooks::store::StateFiles;
+use streamflix_runbooks::{
+    Cause, IncidentManager, OperatorAction, OperatorVerb, Runbooks, StatusView,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -68,8 +73,34 @@ enum Command {
         subscribers: u64,
         #[arg(long, default_value_t = 28)]
         days: u32,
+        /// Inject a fault into the generated feeds, to see the incidents it opens.
+        #[arg(long, value_enum)]
+        fault: Option<Fault>,
         #[command(flatten)]
         common: RunArgs,
+    },
+    /// Show each pipeline: last publication, freshness, checks, open
+    /// incidents and who is on call.
+    Status {
+        /// State directory: the service's snapshots directory, or a
+        /// replay's output directory (default: snapshots.dir of the configuration).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Service configuration, for snapshots.dir and [runbooks].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the view as JSON instead.
+        #[arg(long)]
+        json: bool,
+        /// Evaluate at this instant (RFC 3339) instead of now (or, for a
+        /// replay's state, the end of its data).
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Acknowledge or resolve an incident.
+    Incident {
+        #[command(subcommand)]
+        action: IncidentCommand,
     },
     /// Load the `<feed>.jsonl` files of a directory into their Kafka topics.
     Produce {
@@ -98,6 +129,37 @@ enum Command {
     DefaultConfig,
 }
 
+#[derive(Debug, Subcommand)]
+enum IncidentCommand {
+    /// Acknowledge incident ID: its escalation stops.
+    Ack(IncidentArgs),
+    /// Resolve incident ID.
+    Resolve(IncidentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct IncidentArgs {
+    /// The incident's number, as `streamflix status` shows it.
+    id: u64,
+    /// Who acts (a contact key such as A, or a name; default $USER).
+    #[arg(long)]
+    by: Option<String>,
+    /// State directory, as for `status`.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// A fault `demo --fault` injects into the generated feeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Fault {
+    /// FX rates stop half-way through the viewing range.
+    FxStopped,
+    /// Billing stops half-way through the viewing range.
+    BillingStopped,
+}
+
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     #[command(flatten)]
@@ -115,6 +177,10 @@ struct RunArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Runbooks to assess the result with (default: the compiled-in
+    /// engine/config/pipelines.toml).
+    #[arg(long)]
+    pipelines: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -165,8 +231,13 @@ fn main() -> Result<()> {
         }
         Command::Replay { input, out, common } => {
             let process = common.cluster.process;
-            let summary = replay(&common.options(input, out)?)?;
+            let runbooks = load_runbooks(common.pipelines.as_deref())?;
+            let options = common.options(input.clone(), out.clone())?;
+            let summary = replay(&options)?;
             print_summary(&summary);
+            if process == 0 {
+                assess(runbooks, &summary, &input, &out, &options)?;
+            }
             if process != 0 {
                 eprintln!(
                     "  (process {process}: outputs gather on process 0, which writes the tables)"
@@ -177,8 +248,10 @@ fn main() -> Result<()> {
             dir,
             subscribers,
             days,
+            fault,
             common,
         } => {
+            let runbooks = load_runbooks(common.pipelines.as_deref())?;
             let paths = DemoPaths::under(&dir);
             let config = generator_config(subscribers, days, 1, None, false)?;
             eprintln!(
@@ -187,6 +260,9 @@ fn main() -> Result<()> {
             );
             generate(&config, &paths.input)
                 .with_context(|| format!("generating into {}", paths.input.display()))?;
+            if let Some(fault) = fault {
+                inject(fault, &paths.input, &config)?;
+            }
             let options = common.options(paths.input.clone(), paths.out.clone())?;
             let summary = replay(&options)?;
             print_summary(&summary);
@@ -218,6 +294,7 @@ fn main() -> Result<()> {
                 }
             }
             println!("All tables are in {}", paths.out.display());
+            assess(runbooks, &summary, &paths.input, &paths.out, &options)?;
         }
         Command::Produce { input, config } => {
             let config = ServiceConfig::load(config.as_deref())?;
@@ -278,7 +355,189 @@ fn main() -> Result<()> {
             );
         }
         Command::DefaultConfig => print!("{}", streamflix_engine::config::DEFAULT_TOML),
+        Command::Status {
+            state,
+            config,
+            json,
+            now,
+        } => {
+            let (runbooks, files) = state_of(state, config.as_deref())?;
+            let book = files
+                .load_book()
+                .with_context(|| format!("reading {}", files.book_path().display()))?;
+            let mut manager = IncidentManager::new(runbooks.clone(), book);
+            // Acknowledgements the engine has not picked up yet show at once.
+            manager.apply_actions(&files.read_actions()?);
+            let now = match now {
+                Some(text) => text
+                    .parse::<jiff::Timestamp>()
+                    .with_context(|| format!("--now {text} is not an RFC 3339 instant"))?,
+                None if manager.book().data_clock => {
+                    manager.book().as_of.unwrap_or_else(jiff::Timestamp::now)
+                }
+                None => jiff::Timestamp::now(),
+            };
+            let view = StatusView::build(&runbooks, manager.book(), now);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            } else {
+                print!("{}", view.render(&runbooks));
+                if !files.book_path().exists() {
+                    println!(
+                        "\n(no incident state in {} yet: run the service or a replay there)",
+                        files.dir.display()
+                    );
+                }
+            }
+        }
+        Command::Incident { action } => {
+            let (verb, args) = match action {
+                IncidentCommand::Ack(args) => (OperatorVerb::Ack, args),
+                IncidentCommand::Resolve(args) => (OperatorVerb::Resolve, args),
+            };
+            let (runbooks, files) = state_of(args.state, args.config.as_deref())?;
+            let by = args
+                .by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "operator".into());
+            let book = files
+                .load_book()
+                .with_context(|| format!("reading {}", files.book_path().display()))?;
+            let mut manager = IncidentManager::new(runbooks, book);
+            if manager.incident(args.id).is_none() {
+                anyhow::bail!(
+                    "there is no incident {} in {}: `streamflix status` lists the open ones",
+                    args.id,
+                    files.book_path().display()
+                );
+            }
+            let at = if manager.book().data_clock {
+                manager.book().as_of.unwrap_or_else(jiff::Timestamp::now)
+            } else {
+                jiff::Timestamp::now()
+            };
+            files.append_action(&OperatorAction {
+                id: args.id,
+                action: verb,
+                by: by.clone(),
+                at,
+            })?;
+            manager.apply_actions(&files.read_actions()?);
+            files.save_book(manager.book())?;
+            let incident = manager.incident(args.id).expect("checked above");
+            eprintln!(
+                "incident {} ({}) is now {:?}, held by {}",
+                args.id,
+                incident.dedup_key,
+                incident.state,
+                incident.holder.as_deref().unwrap_or("nobody")
+            );
+        }
     }
+    Ok(())
+}
+
+/// The runbooks and the state files a `status` or `incident` command uses.
+fn state_of(
+    state: Option<PathBuf>,
+    config: Option<&std::path::Path>,
+) -> Result<(Arc<Runbooks>, StateFiles)> {
+    let config = ServiceConfig::load(config)?;
+    let runbooks = load_runbooks(config.runbooks.pipelines_file())?;
+    let dir = state.unwrap_or_else(|| config.snapshots.dir.clone());
+    Ok((runbooks, StateFiles::new(dir)))
+}
+
+/// Assesses a finished replay against the runbooks and says what it found.
+fn assess(
+    runbooks: Arc<Runbooks>,
+    summary: &ReplaySummary,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    options: &ReplayOptions,
+) -> Result<()> {
+    let assessment = assess_replay(
+        runbooks,
+        &summary.tables,
+        input,
+        out,
+        &options.settings.calendar,
+        streamflix_engine::clock::DEFAULT_LATENESS_MS,
+    )?;
+    let mut open: Vec<_> = assessment
+        .book
+        .incidents
+        .values()
+        .filter(|incident| incident.is_open())
+        .collect();
+    // Stalls, lateness and restatements first: a demo's injected fault
+    // should not hide behind the checks its generated data fails anyway.
+    open.sort_by_key(|incident| {
+        (
+            incident.severity,
+            matches!(incident.cause, Cause::CheckFailed { .. }),
+            incident.id,
+        )
+    });
+    eprintln!(
+        "\nrunbooks at the end of the data ({}): {} open incidents",
+        assessment.runbooks.format_local(assessment.now),
+        open.len()
+    );
+    for incident in open.iter().take(12) {
+        eprintln!(
+            "  #{:<3} {} {:<22} held by {:<24} {}",
+            incident.id,
+            incident.severity,
+            incident.pipeline,
+            incident
+                .holder
+                .as_deref()
+                .map(|holder| assessment.runbooks.person(holder))
+                .unwrap_or_else(|| "nobody".into()),
+            incident.summary
+        );
+    }
+    if open.len() > 12 {
+        eprintln!("  ... and {} more", open.len() - 12);
+    }
+    eprintln!(
+        "  incident log: {}; details: streamflix status --state {}",
+        assessment.files.log_path().display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Cuts a feed file off half-way through the viewing range.
+fn inject(fault: Fault, input: &std::path::Path, config: &GeneratorConfig) -> Result<()> {
+    let (feed, field) = match fault {
+        Fault::FxStopped => ("fx_rates", "\"date\":\""),
+        Fault::BillingStopped => ("billing", "\"event_time\":\""),
+    };
+    let cutoff = config
+        .start
+        .checked_add(jiff::Span::new().days(i64::from(config.days / 2)))
+        .context("the fault's date is out of range")?
+        .to_string();
+    let path = input.join(format!("{feed}.jsonl"));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut kept = String::with_capacity(text.len());
+    let mut dropped = 0;
+    for line in text.lines() {
+        let date = line
+            .find(field)
+            .and_then(|at| line.get(at + field.len()..at + field.len() + 10));
+        if date.is_some_and(|date| date >= cutoff.as_str()) {
+            dropped += 1;
+        } else {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(&path, kept).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("fault {fault:?}: {feed} stops at {cutoff} ({dropped} records removed)");
     Ok(())
 }
 

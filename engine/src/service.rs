@@ -38,6 +38,7 @@ use streamflix_model::{Calendar, Feed, Instant};
 use crate::cluster::ClusterArgs;
 use crate::config::ServiceConfig;
 use crate::dataflow::{Epoch, Settings, build};
+use crate::incidents::ServiceIncidents;
 use crate::output::{DeadLetterRow, OutputStore};
 use crate::snapshots::{Pipeline, PipelineTime, Publisher, Snapshot, tables_of};
 
@@ -57,6 +58,8 @@ pub enum ServiceError {
     },
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Incidents(#[from] crate::incidents::IncidentsError),
 }
 
 /// What the service did, for its last words.
@@ -93,6 +96,15 @@ pub fn topics(kafka: &KafkaSettings) -> Vec<String> {
     topics
 }
 
+/// [`topics`] and the incidents topic, if one is configured.
+pub fn service_topics(config: &ServiceConfig) -> Vec<String> {
+    let mut topics = topics(&config.kafka);
+    if !config.runbooks.incidents_topic.is_empty() {
+        topics.push(config.runbooks.incidents_topic.clone());
+    }
+    topics
+}
+
 /// Runs the service until `stop` is raised.
 pub fn run(
     config: &ServiceConfig,
@@ -102,7 +114,7 @@ pub fn run(
     let timely_config = cluster.timely_config()?;
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|error| crate::config::ConfigError::new(error.to_string()))?;
-    ensure_topics(&config.kafka, &topics(&config.kafka))?;
+    ensure_topics(&config.kafka, &service_topics(config))?;
     let summary = Arc::new(Mutex::new(ServiceSummary::default()));
     let worker_summary = summary.clone();
     let config = config.clone();
@@ -182,8 +194,9 @@ pub fn run(
             .expect("no thread panics while holding the summary");
         summary.messages += source.read();
         summary.dead_letters += dead_letter_topic.sent();
-        if let Some(publishing) = &publishing {
+        if let Some(publishing) = publishing {
             summary.revisions_published += publishing.published_this_run;
+            publishing.incidents.finish();
         }
         tracing::info!(worker = index, messages = source.read(), "worker stopped");
         Ok(())
@@ -212,6 +225,8 @@ struct Publishing {
     last_check: WallInstant,
     last_version: u64,
     published_this_run: u64,
+    /// The runbooks: incidents from checks, restatements, lateness, stalls.
+    incidents: ServiceIncidents,
 }
 
 impl Publishing {
@@ -251,6 +266,7 @@ impl Publishing {
             last_check: WallInstant::now(),
             last_version: u64::MAX,
             published_this_run: 0,
+            incidents: ServiceIncidents::start(config)?,
         })
     }
 
@@ -282,6 +298,11 @@ impl Publishing {
         };
         let nothing_due = due.is_empty();
         self.publish(&due)?;
+        self.incidents.tick(
+            &progress,
+            self.publisher.caught_up(),
+            crate::incidents::timestamp_ms(wall_ms() as i64),
+        );
         let status = Status {
             updated_at: Instant(wall_ms() as i64 * 1_000_000).to_string(),
             caught_up: self.publisher.caught_up(),
@@ -355,6 +376,8 @@ impl Publishing {
             self.publisher.mark_published(snapshot);
             self.published_this_run += 1;
         }
+        self.incidents
+            .published(due, crate::incidents::timestamp_ms(wall_ms() as i64));
         Ok(())
     }
 

@@ -182,7 +182,7 @@ fn millis(instant: Instant) -> i64 {
 }
 
 /// Which pipeline publishes a table, and which column holds the period.
-fn table_period(table: &str) -> Option<(Pipeline, &'static str)> {
+pub fn table_period(table: &str) -> Option<(Pipeline, &'static str)> {
     Some(match table {
         "engagement_daily" => (Pipeline::AggregateEngagement, "day"),
         "engagement_weekly" => (Pipeline::AggregateEngagement, "week"),

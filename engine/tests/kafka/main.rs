@@ -4,6 +4,7 @@
 
 mod cluster;
 mod end_to_end;
+mod incidents;
 mod outage;
 mod restart;
 mod support;

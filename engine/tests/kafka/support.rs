@@ -338,7 +338,10 @@ fn all_snapshot_files(dir: &Path) -> Vec<SnapshotMessage> {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|ext| ext == "json")
-                && path.file_name().is_some_and(|name| name != "status.json")
+                // The status and the incident state live beside the snapshots.
+                && path
+                    .file_name()
+                    .is_some_and(|name| name != "status.json" && name != "incidents.json")
             {
                 let text = std::fs::read(&path).unwrap();
                 found.push(serde_json::from_slice(&text).unwrap());
