@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use streamflix_runbooks::sinks::jsonl::JsonlSink;
+use streamflix_runbooks::sinks::kafka::KafkaSink;
 use streamflix_runbooks::sinks::webhook::WebhookSink;
-use streamflix_runbooks::sinks::{Dispatcher, NotificationRecord, Sink};
+use streamflix_runbooks::sinks::{Dispatcher, NotificationRecord, Sink, SinkError};
 use streamflix_runbooks::{CheckResult, IncidentBook, IncidentManager, Notification};
 use support::{at, minutes, runbooks};
 
@@ -218,4 +219,91 @@ fn the_jsonl_log_appends_one_record_per_notification() {
     assert_eq!(records[0].pipeline, "aggregate_profit");
     assert_eq!(records[0].paged.as_deref(), Some("A"));
     assert_eq!(records[0].value.as_deref(), Some("4"));
+}
+
+/// A sink that queues, and whose first flush loses the queue: what a
+/// Kafka producer does when the broker refuses a batch.
+#[derive(Debug, Default)]
+struct LosesFirstBatch {
+    queued: Vec<u64>,
+    durable: Arc<Mutex<Vec<u64>>>,
+    flushes: usize,
+}
+
+impl Sink for LosesFirstBatch {
+    fn name(&self) -> String {
+        "loses-first-batch".into()
+    }
+
+    fn deliver(&mut self, notification: &Notification) -> Result<(), SinkError> {
+        self.queued.push(notification.incident.id);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.flushes += 1;
+        let queued = std::mem::take(&mut self.queued);
+        if self.flushes == 1 {
+            return Err(SinkError {
+                sink: self.name(),
+                message: "the broker refused 2 notification(s)".into(),
+            });
+        }
+        self.durable.lock().unwrap().extend(queued);
+        Ok(())
+    }
+}
+
+fn two_incidents() -> Vec<Notification> {
+    let mut manager = IncidentManager::new(runbooks(), IncidentBook::default());
+    let mut said = Vec::new();
+    for check in ["fx_complete", "gl_reconciles"] {
+        said.extend(manager.report_check(
+            &CheckResult {
+                pipeline: "aggregate_profit".into(),
+                check: check.into(),
+                period: "2026-10".into(),
+                passed: false,
+                value: Some("4".into()),
+                threshold: Some("0".into()),
+            },
+            at("2026-11-10T09:00:00Z"),
+        ));
+    }
+    said
+}
+
+#[test]
+fn a_batch_lost_at_flush_is_handed_to_the_sink_again_and_counted_once() {
+    let sink = LosesFirstBatch::default();
+    let durable = sink.durable.clone();
+    let mut dispatcher = Dispatcher::new(vec![Box::new(sink)], 3, Duration::from_millis(1));
+    let said = two_incidents();
+    assert_eq!(said.len(), 2);
+    assert_eq!(dispatcher.deliver(&said), 0);
+    let ids: Vec<u64> = said.iter().map(|n| n.incident.id).collect();
+    assert_eq!(*durable.lock().unwrap(), ids);
+    let health = dispatcher.health();
+    let health = &health["loses-first-batch"];
+    assert_eq!(
+        (health.delivered, health.failed_attempts, health.failed),
+        (2, 1, 0)
+    );
+    assert!(health.last_error.as_deref().unwrap().contains("refused"));
+}
+
+#[test]
+fn a_kafka_sink_without_a_broker_gives_the_batch_up_and_says_so() {
+    let mut client = rdkafka::ClientConfig::new();
+    // Nothing listens on port 1: every message times out.
+    client.set("bootstrap.servers", "127.0.0.1:1");
+    let sink = KafkaSink::new(client, "streamflix.incidents", Duration::from_millis(1000)).unwrap();
+    let mut dispatcher = Dispatcher::new(vec![Box::new(sink)], 2, Duration::from_millis(1));
+    let said = two_incidents();
+    assert_eq!(dispatcher.deliver(&said), 2, "both given up");
+    let health = dispatcher.health();
+    let health = health.values().next().unwrap();
+    assert_eq!((health.delivered, health.failed), (0, 2));
+    assert_eq!(health.failed_attempts, 2);
+    assert!(health.last_error.is_some());
 }

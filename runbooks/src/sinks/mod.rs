@@ -141,45 +141,84 @@ impl Dispatcher {
         let mut given_up = 0;
         for index in 0..self.sinks.len() {
             let name = self.sinks[index].name();
+            let mut accepted = 0;
             for notification in notifications {
-                let mut attempt = 0;
-                loop {
-                    attempt += 1;
-                    match self.sinks[index].deliver(notification) {
-                        Ok(()) => {
-                            self.record(&name, |h| h.delivered += 1);
-                            break;
-                        }
-                        Err(error) => {
-                            let message = error.to_string();
-                            self.record(&name, |h| {
-                                h.failed_attempts += 1;
-                                h.last_error = Some(message.clone());
-                            });
-                            if attempt >= self.attempts {
-                                tracing::error!(
-                                    sink = name,
-                                    id = notification.incident.id,
-                                    attempts = attempt,
-                                    %error,
-                                    "notification given up"
-                                );
-                                self.record(&name, |h| h.failed += 1);
-                                given_up += 1;
-                                break;
-                            }
-                            tracing::warn!(sink = name, attempt, %error, "notification failed, retrying");
-                            std::thread::sleep(self.backoff * attempt);
-                        }
-                    }
+                if self.deliver_one(index, &name, notification) {
+                    accepted += 1;
+                } else {
+                    given_up += 1;
                 }
             }
-            if let Err(error) = self.sinks[index].flush() {
-                tracing::error!(sink = name, %error, "sink flush failed");
-                self.record(&name, |h| h.last_error = Some(error.to_string()));
+            if accepted == 0 {
+                continue;
+            }
+            if self.flush(index, &name, notifications) {
+                self.record(&name, |h| h.delivered += accepted);
+            } else {
+                self.record(&name, |h| h.failed += accepted);
+                given_up += accepted as usize;
             }
         }
         given_up
+    }
+
+    /// Hands one notification to one sink, retrying; false once given up.
+    fn deliver_one(&mut self, index: usize, name: &str, notification: &Notification) -> bool {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Err(error) = self.sinks[index].deliver(notification) else {
+                return true;
+            };
+            self.failed_attempt(name, &error);
+            if attempt >= self.attempts {
+                tracing::error!(
+                    sink = name,
+                    id = notification.incident.id,
+                    attempts = attempt,
+                    %error,
+                    "notification given up"
+                );
+                self.record(name, |h| h.failed += 1);
+                return false;
+            }
+            tracing::warn!(sink = name, attempt, %error, "notification failed, retrying");
+            std::thread::sleep(self.backoff * attempt);
+        }
+    }
+
+    /// Waits until the sink holds the batch durably. A sink that queues
+    /// (Kafka) may lose part of a batch to a broker outage without saying
+    /// which part: it is handed the whole batch again, so a reader may see
+    /// a notification twice, never not at all.
+    fn flush(&mut self, index: usize, name: &str, notifications: &[Notification]) -> bool {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Err(error) = self.sinks[index].flush() else {
+                return true;
+            };
+            self.failed_attempt(name, &error);
+            if attempt >= self.attempts {
+                tracing::error!(sink = name, attempts = attempt, %error, "notifications given up");
+                return false;
+            }
+            tracing::warn!(sink = name, attempt, %error, "sink flush failed, retrying");
+            std::thread::sleep(self.backoff * attempt);
+            for notification in notifications {
+                if let Err(error) = self.sinks[index].deliver(notification) {
+                    self.failed_attempt(name, &error);
+                }
+            }
+        }
+    }
+
+    fn failed_attempt(&self, sink: &str, error: &SinkError) {
+        let message = error.to_string();
+        self.record(sink, |h| {
+            h.failed_attempts += 1;
+            h.last_error = Some(message);
+        });
     }
 }
 
