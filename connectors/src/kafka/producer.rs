@@ -81,13 +81,29 @@ impl ReliableProducer {
     }
 
     /// Waits until every queued message is acknowledged by the broker.
+    ///
+    /// rdkafka's own `flush` polls in rounds of 100 ms that do not end
+    /// when the last acknowledgement arrives, so every flush took at least
+    /// 100 ms; this one looks every millisecond.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        self.producer
-            .flush(timeout)
-            .map_err(|source| KafkaError::Client {
-                what: "waiting for the broker to acknowledge messages".into(),
-                bootstrap: self.bootstrap.clone(),
-                source: Box::new(source),
-            })
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            self.producer.poll(Duration::ZERO);
+            if self.producer.in_flight_count() == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(KafkaError::Client {
+                    what: format!(
+                        "waiting for the broker to acknowledge messages ({} still unacknowledged after {:.0} s)",
+                        self.producer.in_flight_count(),
+                        timeout.as_secs_f64()
+                    ),
+                    bootstrap: self.bootstrap.clone(),
+                    source: Box::new(RdKafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
