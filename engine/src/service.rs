@@ -111,6 +111,17 @@ pub fn run(
     cluster: &ClusterArgs,
     stop: Arc<AtomicBool>,
 ) -> Result<ServiceSummary, ServiceError> {
+    run_with_api(config, cluster, stop, None)
+}
+
+/// [`run`], keeping `api`'s view current from worker 0 (of process 0) at
+/// every publisher tick that saw a change.
+pub fn run_with_api(
+    config: &ServiceConfig,
+    cluster: &ClusterArgs,
+    stop: Arc<AtomicBool>,
+    api: Option<Arc<streamflix_api::Shared>>,
+) -> Result<ServiceSummary, ServiceError> {
     let timely_config = cluster.timely_config()?;
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|error| crate::config::ConfigError::new(error.to_string()))?;
@@ -127,7 +138,7 @@ pub fn run(
         let mut source = KafkaSource::open(&config.kafka, index, peers)?;
         let mut dead_letter_topic = DeadLetterProducer::new(&config.kafka)?;
         let mut publishing = if index == 0 {
-            Some(Publishing::start(&config, calendar.clone())?)
+            Some(Publishing::start(&config, calendar.clone(), api.clone())?)
         } else {
             None
         };
@@ -227,12 +238,23 @@ struct Publishing {
     published_this_run: u64,
     /// The runbooks: incidents from checks, restatements, lateness, stalls.
     incidents: ServiceIncidents,
+    lateness_ms: i64,
+    api: Option<crate::api::ApiFeed>,
 }
 
 impl Publishing {
-    fn start(config: &ServiceConfig, calendar: Calendar) -> Result<Publishing, ServiceError> {
+    fn start(
+        config: &ServiceConfig,
+        calendar: Calendar,
+        api: Option<Arc<streamflix_api::Shared>>,
+    ) -> Result<Publishing, ServiceError> {
         let messages = read_topic(&config.kafka, &config.kafka.snapshots_topic)?;
         let published = Publisher::recover(&messages);
+        let api = api.map(|shared| {
+            let mut feed = crate::api::ApiFeed::new(shared);
+            feed.recovered(&messages);
+            feed
+        });
         tracing::info!(
             snapshots = published.len(),
             messages = messages.len(),
@@ -267,6 +289,8 @@ impl Publishing {
             last_version: u64::MAX,
             published_this_run: 0,
             incidents: ServiceIncidents::start(config)?,
+            lateness_ms: config.lateness_ms(),
+            api,
         })
     }
 
@@ -276,7 +300,7 @@ impl Publishing {
             return Ok(());
         }
         self.last_check = WallInstant::now();
-        let (tables, progress, dead_letters) = {
+        let (tables, progress, dead_letters, letters) = {
             let store = store
                 .lock()
                 .expect("no thread panics while holding the store");
@@ -287,7 +311,11 @@ impl Publishing {
             } else {
                 None
             };
-            (tables, progress, store.dead_letters().len())
+            let letters = match (&self.api, &tables) {
+                (Some(_), Some(_)) => Some(crate::api::dead_letter_counts(&store.dead_letters())),
+                _ => None,
+            };
+            (tables, progress, store.dead_letters().len(), letters)
         };
         self.publisher.observe(&progress);
         // Watermarks travel as progress rows of the store, so an unchanged
@@ -303,6 +331,22 @@ impl Publishing {
             self.publisher.caught_up(),
             crate::incidents::timestamp_ms(wall_ms() as i64),
         );
+        if let (Some(api), Some(tables), Some(dead_letters)) = (&self.api, tables, letters) {
+            let intake = crate::api::Intake {
+                feeds: crate::api::feeds_from_progress(
+                    &progress,
+                    self.lateness_ms,
+                    wall_ms() as i64,
+                ),
+                dead_letters,
+            };
+            api.refresh(
+                tables,
+                self.publisher.published(),
+                self.publisher.times(),
+                intake,
+            );
+        }
         let status = Status {
             updated_at: Instant(wall_ms() as i64 * 1_000_000).to_string(),
             caught_up: self.publisher.caught_up(),
@@ -341,6 +385,7 @@ impl Publishing {
             return Ok(());
         }
         let now = Instant(wall_ms() as i64 * 1_000_000);
+        let started = WallInstant::now();
         for snapshot in due {
             let message = snapshot.message(now);
             let value = serde_json::to_vec(&message).expect("snapshots always serialize");
@@ -374,6 +419,9 @@ impl Publishing {
                 tracing::info!(key = snapshot.key, "snapshot published");
             }
             self.publisher.mark_published(snapshot);
+            if let Some(api) = &mut self.api {
+                api.published(snapshot, now, Some(started.elapsed()));
+            }
             self.published_this_run += 1;
         }
         self.incidents
