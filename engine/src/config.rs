@@ -22,6 +22,8 @@ pub struct ServiceConfig {
     pub snapshots: SnapshotConfig,
     pub service: LoopConfig,
     pub runbooks: RunbooksConfig,
+    /// The query API, dashboards and `/metrics`.
+    pub api: streamflix_api::ApiConfig,
 }
 
 /// Where the runbooks come from and where incidents go.
@@ -165,6 +167,7 @@ impl ServiceConfig {
                 "service.batch_messages must be at least 1".into(),
             ));
         }
+        self.api.validate().map_err(ConfigError)?;
         streamflix_model::Calendar::new(&self.time.zone)
             .map_err(|error| ConfigError(format!("time.zone: {error}")))?;
         for feed in self.kafka.topics.keys().chain(&self.kafka.feeds) {
@@ -228,6 +231,9 @@ mod tests {
         assert_eq!(config.time.idle_timeout_seconds, 2.5);
         assert_eq!(config.time.lateness_minutes, 60);
         assert_eq!(config.kafka.snapshots_topic, "streamflix.snapshots");
+        assert!(config.api.enabled);
+        assert_eq!(config.api.bind.to_string(), "127.0.0.1:8080");
+        assert!(config.api.tokens.is_empty());
         let overridden =
             ServiceConfig::load_from(Some(&file), env(&[("KAFKA_BOOTSTRAP", "env:1")])).unwrap();
         assert_eq!(overridden.kafka.bootstrap, "env:1");
@@ -244,6 +250,14 @@ mod tests {
             ServiceConfig::load_from(None, env(&[("STREAMFLIX_TIME__ZONE", "Mars/Olympus")]))
                 .unwrap_err();
         assert!(error.to_string().contains("Mars/Olympus"), "{error}");
+        std::fs::write(
+            &file,
+            "[[api.tokens]]\nname = \"ana\"\nrole = \"investor\"\ntoken = \"short\"\n",
+        )
+        .unwrap();
+        let error = ServiceConfig::load_from(Some(&file), env(&[])).unwrap_err();
+        assert!(error.to_string().contains("ana"), "{error}");
+        assert!(!error.to_string().contains("short"), "{error}");
         let error =
             ServiceConfig::load_from(Some(&dir.path().join("missing.toml")), env(&[])).unwrap_err();
         assert!(error.to_string().contains("missing.toml"), "{error}");

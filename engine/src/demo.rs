@@ -117,6 +117,69 @@ impl DemoPaths {
     }
 }
 
+/// The demo's view for the query API: the replayed tables, with every
+/// snapshot that would be due by the end of the generated range published
+/// once (revision 1, now), as the service would have published it had it
+/// read the same feeds live; later periods stay provisional.
+pub fn publish_replayed(
+    summary: &crate::replay::ReplaySummary,
+    calendar: &streamflix_model::Calendar,
+    last_day: streamflix_model::Day,
+    shared: std::sync::Arc<streamflix_api::Shared>,
+) -> usize {
+    use streamflix_connectors::kafka::source::PartitionProgress;
+    use streamflix_model::Feed;
+
+    let clock_ms = calendar.end_of(last_day).0.div_euclid(1_000_000);
+    let feeds = [
+        Feed::Viewing,
+        Feed::Subscriptions,
+        Feed::Billing,
+        Feed::AdRevenue,
+    ];
+    let progress: Vec<PartitionProgress> = feeds
+        .iter()
+        .map(|feed| PartitionProgress {
+            feed: *feed,
+            topic: feed.name().to_string(),
+            partition: 0,
+            max_event_ms: Some(clock_ms),
+            idle: false,
+            caught_up: true,
+            messages: summary.read.get(feed).copied().unwrap_or(0),
+        })
+        .collect();
+    let mut publisher = crate::snapshots::Publisher::new(
+        calendar.clone(),
+        crate::clock::DEFAULT_LATENESS_MS,
+        feeds.len(),
+        Default::default(),
+    );
+    publisher.observe(&progress);
+    let mut feed = crate::api::ApiFeed::new(shared);
+    let due = publisher.due(&summary.tables);
+    let now = streamflix_model::Instant(crate::api::wall_ms() * 1_000_000);
+    for snapshot in &due {
+        publisher.mark_published(snapshot);
+        feed.published(snapshot, now, None);
+    }
+    let intake = crate::api::Intake {
+        feeds: crate::api::feeds_from_counts(&summary.read),
+        dead_letters: summary
+            .dead_letters
+            .iter()
+            .map(|((feed, kind), count)| ((feed.name().to_string(), kind.clone()), *count))
+            .collect(),
+    };
+    feed.refresh(
+        summary.tables.clone(),
+        publisher.published(),
+        publisher.times(),
+        intake,
+    );
+    due.len()
+}
+
 #[cfg(test)]
 mod tests {
     use streamflix_model::table::{Cell, Column, ColumnKind};

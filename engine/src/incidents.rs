@@ -38,8 +38,8 @@ use streamflix_runbooks::sinks::webhook::WebhookSink;
 use streamflix_runbooks::sinks::{Dispatcher, DispatcherThread, Sink, SinkError};
 use streamflix_runbooks::store::{StateFiles, StoreError};
 use streamflix_runbooks::{
-    CheckResult, FeedProgress, IncidentBook, IncidentManager, Known, Notification, Publication,
-    Runbooks,
+    CheckResult, FeedProgress, Incident, IncidentBook, IncidentManager, Known, Notification,
+    OperatorAction, OperatorVerb, Publication, Runbooks, StatusView,
 };
 
 use crate::config::ServiceConfig;
@@ -89,6 +89,8 @@ pub enum IncidentsError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error("there is no incident {id} in {}: `streamflix status` lists the open ones", .book.display())]
+    NoIncident { id: u64, book: PathBuf },
 }
 
 /// The feeds, tables and checks the engine knows.
@@ -318,6 +320,94 @@ impl ServiceIncidents {
         if let Err(error) = self.files.save_book(self.manager.book()) {
             tracing::error!(%error, "cannot save incidents");
         }
+    }
+}
+
+/// A state directory's incidents as the operators see and change them:
+/// `streamflix status`, `streamflix incident ack|resolve` and the query
+/// API all go through here, so they agree.
+///
+/// Nothing is held in memory: every call reads `incidents.json` and the
+/// actions file afresh, so a running service (which writes the book and
+/// applies the actions file on its next tick) and any number of commands
+/// can share the directory.
+#[derive(Clone, Debug)]
+pub struct IncidentDesk {
+    pub runbooks: Arc<Runbooks>,
+    pub files: StateFiles,
+}
+
+impl IncidentDesk {
+    pub fn new(runbooks: Arc<Runbooks>, files: StateFiles) -> IncidentDesk {
+        IncidentDesk { runbooks, files }
+    }
+
+    /// The saved book, with the operator actions the engine has not
+    /// picked up yet applied, so they show at once.
+    pub fn manager(&self) -> Result<IncidentManager, IncidentsError> {
+        let book = self.files.load_book()?;
+        let mut manager = IncidentManager::new(self.runbooks.clone(), book);
+        manager.apply_actions(&self.files.read_actions()?);
+        Ok(manager)
+    }
+
+    /// When things happen for this state: the end of the data for a
+    /// replay's state (it runs on the data's clock), else the wall clock.
+    pub fn now(manager: &IncidentManager) -> Timestamp {
+        if manager.book().data_clock {
+            manager.book().as_of.unwrap_or_else(Timestamp::now)
+        } else {
+            Timestamp::now()
+        }
+    }
+
+    /// The status view at `at`, or at [`IncidentDesk::now`].
+    pub fn status(&self, at: Option<Timestamp>) -> Result<StatusView, IncidentsError> {
+        let manager = self.manager()?;
+        let now = at.unwrap_or_else(|| Self::now(&manager));
+        Ok(StatusView::build(&self.runbooks, manager.book(), now))
+    }
+
+    /// Every incident of the book, open or not, oldest first.
+    pub fn incidents(&self) -> Result<Vec<Incident>, IncidentsError> {
+        Ok(self.manager()?.book().incidents.values().cloned().collect())
+    }
+
+    /// `by` acknowledges or resolves incident `id`: the action is appended
+    /// to the actions file (which a running engine applies on its next
+    /// tick) and applied to the saved book at once. Returns the incident
+    /// as it stands after.
+    pub fn act(&self, id: u64, verb: OperatorVerb, by: &str) -> Result<Incident, IncidentsError> {
+        let mut manager = self.manager()?;
+        if manager.incident(id).is_none() {
+            return Err(IncidentsError::NoIncident {
+                id,
+                book: self.files.book_path(),
+            });
+        }
+        self.files.append_action(&OperatorAction {
+            id,
+            action: verb,
+            by: by.to_string(),
+            at: Self::now(&manager),
+        })?;
+        manager.apply_actions(&self.files.read_actions()?);
+        self.files.save_book(manager.book())?;
+        let incident = manager
+            .incident(id)
+            .cloned()
+            .ok_or(IncidentsError::NoIncident {
+                id,
+                book: self.files.book_path(),
+            })?;
+        tracing::info!(
+            id,
+            by,
+            action = ?verb,
+            state = ?incident.state,
+            "operator action recorded"
+        );
+        Ok(incident)
     }
 }
 

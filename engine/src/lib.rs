@@ -15,10 +15,13 @@
 //!   the feed topics, keeps every table current and publishes snapshots
 //!   ([`snapshots`]: completeness, publication times, revisions), configured
 //!   by [`config`].
+//! * [`api`] builds the view the query API (`streamflix-api`) serves:
+//!   every table with its rows marked provisional or published.
 //! * [`memory`] runs the dataflow over records in memory, for tests.
 //! * [`demo`] renders tables for the terminal.
 //! * [`state_size`] counts the updates held in arrangements.
 
+pub mod api;
 pub mod clock;
 pub mod cluster;
 pub mod config;

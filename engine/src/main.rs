@@ -8,19 +8,18 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use streamflix_connectors::kafka::produce::produce_directory;
+use streamflix_engine::api::RunbooksDesk;
 use streamflix_engine::clock::Retention;
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::config::ServiceConfig;
 use streamflix_engine::demo::{DemoPaths, failing_checks, render, render_transposed};
-use streamflix_engine::incidents::{assess_replay, load_runbooks};
+use streamflix_engine::incidents::{IncidentDesk, assess_replay, load_runbooks};
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, TableFormat, replay};
 use streamflix_engine::service;
 use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Calendar;
 use streamflix_runbooks::store::StateFiles;
-use streamflix_runbooks::{
-    Cause, IncidentManager, OperatorAction, OperatorVerb, Runbooks, StatusView,
-};
+use streamflix_runbooks::{Cause, OperatorVerb, Runbooks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +75,16 @@ enum Command {
         /// Inject a fault into the generated feeds, to see the incidents it opens.
         #[arg(long, value_enum)]
         fault: Option<Fault>,
+        /// Then serve the query API and the dashboards until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+        /// Where to serve with --serve (default: api.bind, 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+        /// A service configuration whose [api] tokens to use with --serve
+        /// (default: three fresh tokens, one per role, printed).
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[command(flatten)]
         common: RunArgs,
     },
@@ -249,6 +258,9 @@ fn main() -> Result<()> {
             subscribers,
             days,
             fault,
+            serve,
+            bind,
+            config: api_config,
             common,
         } => {
             let runbooks = load_runbooks(common.pipelines.as_deref())?;
@@ -294,7 +306,49 @@ fn main() -> Result<()> {
                 }
             }
             println!("All tables are in {}", paths.out.display());
-            assess(runbooks, &summary, &paths.input, &paths.out, &options)?;
+            assess(
+                runbooks.clone(),
+                &summary,
+                &paths.input,
+                &paths.out,
+                &options,
+            )?;
+            if serve {
+                let mut api = ServiceConfig::load(api_config.as_deref())?.api;
+                if let Some(bind) = bind {
+                    api.bind = bind;
+                }
+                if api.tokens.is_empty() {
+                    api.tokens = demo_tokens();
+                }
+                let shared = streamflix_api::Shared::new();
+                let calendar = Calendar::new(&common.time_zone)?;
+                let first = streamflix_model::Day::parse(&config.start.to_string())
+                    .context("the generator's first day")?;
+                let published = streamflix_engine::demo::publish_replayed(
+                    &summary,
+                    &calendar,
+                    first.plus(days as i32 - 1),
+                    shared.clone(),
+                );
+                let desk = IncidentDesk::new(runbooks, StateFiles::new(&paths.out));
+                let server = streamflix_api::ApiServer::start(
+                    &api,
+                    shared.clone(),
+                    RunbooksDesk::providers(desk),
+                )?;
+                print_api(&server.url(), &api, published);
+                let stop = Arc::new(AtomicBool::new(false));
+                for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+                    signal_hook::flag::register(signal, stop.clone())
+                        .context("installing the signal handler")?;
+                }
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                server.stop();
+                eprintln!("stopped serving");
+            }
         }
         Command::Produce { input, config } => {
             let config = ServiceConfig::load(config.as_deref())?;
@@ -348,7 +402,28 @@ fn main() -> Result<()> {
                 config.kafka.snapshots_topic,
                 config.snapshots.dir.display()
             );
-            let summary = service::run(&config, &cluster, stop)?;
+            let (server, shared) = if config.api.enabled && cluster.process == 0 {
+                let shared = streamflix_api::Shared::new();
+                let desk = IncidentDesk::new(
+                    load_runbooks(config.runbooks.pipelines_file())?,
+                    StateFiles::new(&config.snapshots.dir),
+                );
+                let server = streamflix_api::ApiServer::start(
+                    &config.api,
+                    shared.clone(),
+                    RunbooksDesk::providers(desk),
+                )?;
+                eprintln!(
+                    "query API and dashboards on {} (openapi: {}/v1/openapi.json)",
+                    server.url(),
+                    server.url()
+                );
+                (Some(server), Some(shared))
+            } else {
+                (None, None)
+            };
+            let summary = service::run_with_api(&config, &cluster, stop, shared)?;
+            drop(server);
             eprintln!(
                 "streamflix run stopped: {} messages read, {} dead letters, {} snapshot revisions published",
                 summary.messages, summary.dead_letters, summary.revisions_published
@@ -361,27 +436,20 @@ fn main() -> Result<()> {
             json,
             now,
         } => {
-            let (runbooks, files) = state_of(state, config.as_deref())?;
-            let book = files
-                .load_book()
-                .with_context(|| format!("reading {}", files.book_path().display()))?;
-            let mut manager = IncidentManager::new(runbooks.clone(), book);
-            // Acknowledgements the engine has not picked up yet show at once.
-            manager.apply_actions(&files.read_actions()?);
+            let desk = state_of(state, config.as_deref())?;
             let now = match now {
-                Some(text) => text
-                    .parse::<jiff::Timestamp>()
-                    .with_context(|| format!("--now {text} is not an RFC 3339 instant"))?,
-                None if manager.book().data_clock => {
-                    manager.book().as_of.unwrap_or_else(jiff::Timestamp::now)
-                }
-                None => jiff::Timestamp::now(),
+                Some(text) => Some(
+                    text.parse::<jiff::Timestamp>()
+                        .with_context(|| format!("--now {text} is not an RFC 3339 instant"))?,
+                ),
+                None => None,
             };
-            let view = StatusView::build(&runbooks, manager.book(), now);
+            let view = desk.status(now)?;
+            let (runbooks, files) = (&desk.runbooks, &desk.files);
             if json {
                 println!("{}", serde_json::to_string_pretty(&view)?);
             } else {
-                print!("{}", view.render(&runbooks));
+                print!("{}", view.render(runbooks));
                 if !files.book_path().exists() {
                     println!(
                         "\n(no incident state in {} yet: run the service or a replay there)",
@@ -395,36 +463,12 @@ fn main() -> Result<()> {
                 IncidentCommand::Ack(args) => (OperatorVerb::Ack, args),
                 IncidentCommand::Resolve(args) => (OperatorVerb::Resolve, args),
             };
-            let (runbooks, files) = state_of(args.state, args.config.as_deref())?;
+            let desk = state_of(args.state, args.config.as_deref())?;
             let by = args
                 .by
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "operator".into());
-            let book = files
-                .load_book()
-                .with_context(|| format!("reading {}", files.book_path().display()))?;
-            let mut manager = IncidentManager::new(runbooks, book);
-            if manager.incident(args.id).is_none() {
-                anyhow::bail!(
-                    "there is no incident {} in {}: `streamflix status` lists the open ones",
-                    args.id,
-                    files.book_path().display()
-                );
-            }
-            let at = if manager.book().data_clock {
-                manager.book().as_of.unwrap_or_else(jiff::Timestamp::now)
-            } else {
-                jiff::Timestamp::now()
-            };
-            files.append_action(&OperatorAction {
-                id: args.id,
-                action: verb,
-                by: by.clone(),
-                at,
-            })?;
-            manager.apply_actions(&files.read_actions()?);
-            files.save_book(manager.book())?;
-            let incident = manager.incident(args.id).expect("checked above");
+            let incident = desk.act(args.id, verb, &by)?;
             eprintln!(
                 "incident {} ({}) is now {:?}, held by {}",
                 args.id,
@@ -438,14 +482,11 @@ fn main() -> Result<()> {
 }
 
 /// The runbooks and the state files a `status` or `incident` command uses.
-fn state_of(
-    state: Option<PathBuf>,
-    config: Option<&std::path::Path>,
-) -> Result<(Arc<Runbooks>, StateFiles)> {
+fn state_of(state: Option<PathBuf>, config: Option<&std::path::Path>) -> Result<IncidentDesk> {
     let config = ServiceConfig::load(config)?;
     let runbooks = load_runbooks(config.runbooks.pipelines_file())?;
     let dir = state.unwrap_or_else(|| config.snapshots.dir.clone());
-    Ok((runbooks, StateFiles::new(dir)))
+    Ok(IncidentDesk::new(runbooks, StateFiles::new(dir)))
 }
 
 /// Assesses a finished replay against the runbooks and says what it found.
@@ -539,6 +580,52 @@ fn inject(fault: Fault, input: &std::path::Path, config: &GeneratorConfig) -> Re
     std::fs::write(&path, kept).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("fault {fault:?}: {feed} stops at {cutoff} ({dropped} records removed)");
     Ok(())
+}
+
+/// One fresh token per role for the demo, 128 random bits each.
+fn demo_tokens() -> Vec<streamflix_api::TokenConfig> {
+    use rand::Rng;
+    streamflix_api::Role::ALL
+        .iter()
+        .map(|role| {
+            let bits: u128 = rand::rng().random();
+            streamflix_api::TokenConfig {
+                name: format!("demo-{}", role.name()),
+                role: *role,
+                token: format!("{}-{bits:032x}", role.name()),
+            }
+        })
+        .collect()
+}
+
+/// The URLs and tokens a demo user needs: printed to the terminal of the
+/// person who started the demo (never logged).
+fn print_api(url: &str, api: &streamflix_api::ApiConfig, published: usize) {
+    let token = |role: streamflix_api::Role| {
+        api.tokens
+            .iter()
+            .find(|t| t.role == role)
+            .map(|t| t.token.clone())
+            .unwrap_or_else(|| "<none configured>".into())
+    };
+    let investor = token(streamflix_api::Role::Investor);
+    let experiment = token(streamflix_api::Role::Experiment);
+    let operator = token(streamflix_api::Role::Operator);
+    println!(
+        "\nQuery API and dashboards on {url} ({published} snapshots published; later periods provisional)\n"
+    );
+    println!("  investor dashboard:   {url}/dashboards/investor#token={investor}");
+    println!("  experiment dashboard: {url}/dashboards/experiment#token={experiment}");
+    println!("  OpenAPI:              {url}/v1/openapi.json");
+    println!(
+        "\n  tokens: investor {investor}\n          experiment {experiment}\n          operator {operator}\n"
+    );
+    println!(
+        "  curl -H 'Authorization: Bearer {investor}' '{url}/v1/tables/growth_weekly?format=csv'"
+    );
+    println!("  curl -H 'Authorization: Bearer {operator}' {url}/v1/incidents");
+    println!("  curl -H 'Authorization: Bearer {operator}' {url}/metrics");
+    println!("\nServing until Ctrl-C.");
 }
 
 fn generator_config(

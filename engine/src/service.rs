@@ -114,6 +114,17 @@ pub fn run(
     cluster: &ClusterArgs,
     stop: Arc<AtomicBool>,
 ) -> Result<ServiceSummary, ServiceError> {
+    run_with_api(config, cluster, stop, None)
+}
+
+/// [`run`], keeping `api`'s view current from worker 0 (of process 0) at
+/// every publisher tick that saw a change.
+pub fn run_with_api(
+    config: &ServiceConfig,
+    cluster: &ClusterArgs,
+    stop: Arc<AtomicBool>,
+    api: Option<Arc<streamflix_api::Shared>>,
+) -> Result<ServiceSummary, ServiceError> {
     let timely_config = cluster.timely_config()?;
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|error| crate::config::ConfigError::new(error.to_string()))?;
@@ -129,7 +140,7 @@ pub fn run(
         let (mut inputs, probe) = build(worker, &settings, store.clone());
         let mut source = KafkaSource::open(&config.kafka, index, peers)?;
         let mut dead_letter_topic = DeadLetterProducer::new(&config.kafka)?;
-        let mut publishing = (index == 0).then(|| Duty::start(&config, &calendar));
+        let mut publishing = (index == 0).then(|| Duty::start(&config, &calendar, api.clone()));
         let idle_after = config.idle_timeout();
         let batch = config.service.batch_messages;
         let chunk = batch.min(POLL_CHUNK);
@@ -296,11 +307,15 @@ struct Duty {
 }
 
 impl Duty {
-    fn start(config: &ServiceConfig, calendar: &Calendar) -> Duty {
+    fn start(
+        config: &ServiceConfig,
+        calendar: &Calendar,
+        api: Option<Arc<streamflix_api::Shared>>,
+    ) -> Duty {
         let (config, calendar) = (config.clone(), calendar.clone());
         let starting = std::thread::Builder::new()
             .name("publisher-start".into())
-            .spawn(move || Publishing::start(&config, calendar))
+            .spawn(move || Publishing::start(&config, calendar, api))
             .expect("the OS can start a thread");
         Duty {
             starting: Some(starting),
@@ -342,12 +357,23 @@ struct Publishing {
     published_this_run: u64,
     /// The runbooks: incidents from checks, restatements, lateness, stalls.
     incidents: ServiceIncidents,
+    lateness_ms: i64,
+    api: Option<crate::api::ApiFeed>,
 }
 
 impl Publishing {
-    fn start(config: &ServiceConfig, calendar: Calendar) -> Result<Publishing, ServiceError> {
+    fn start(
+        config: &ServiceConfig,
+        calendar: Calendar,
+        api: Option<Arc<streamflix_api::Shared>>,
+    ) -> Result<Publishing, ServiceError> {
         let messages = read_topic(&config.kafka, &config.kafka.snapshots_topic)?;
         let published = Publisher::recover(&messages);
+        let api = api.map(|shared| {
+            let mut feed = crate::api::ApiFeed::new(shared);
+            feed.recovered(&messages);
+            feed
+        });
         tracing::info!(
             snapshots = published.len(),
             messages = messages.len(),
@@ -382,6 +408,8 @@ impl Publishing {
             last_version: u64::MAX,
             published_this_run: 0,
             incidents: ServiceIncidents::start(config)?,
+            lateness_ms: config.lateness_ms(),
+            api,
         })
     }
 
@@ -391,7 +419,7 @@ impl Publishing {
             return Ok(());
         }
         self.last_check = WallInstant::now();
-        let (tables, progress, dead_letters) = {
+        let (tables, progress, dead_letters, letters) = {
             let store = store
                 .lock()
                 .expect("no thread panics while holding the store");
@@ -402,7 +430,11 @@ impl Publishing {
             } else {
                 None
             };
-            (tables, progress, store.dead_letters().len())
+            let letters = match (&self.api, &tables) {
+                (Some(_), Some(_)) => Some(crate::api::dead_letter_counts(&store.dead_letters())),
+                _ => None,
+            };
+            (tables, progress, store.dead_letters().len(), letters)
         };
         self.publisher.observe(&progress);
         // Watermarks travel as progress rows of the store, so an unchanged
@@ -418,6 +450,22 @@ impl Publishing {
             self.publisher.caught_up(),
             crate::incidents::timestamp_ms(wall_ms() as i64),
         );
+        if let (Some(api), Some(tables), Some(dead_letters)) = (&self.api, tables, letters) {
+            let intake = crate::api::Intake {
+                feeds: crate::api::feeds_from_progress(
+                    &progress,
+                    self.lateness_ms,
+                    wall_ms() as i64,
+                ),
+                dead_letters,
+            };
+            api.refresh(
+                tables,
+                self.publisher.published(),
+                self.publisher.times(),
+                intake,
+            );
+        }
         let status = Status {
             updated_at: Instant(wall_ms() as i64 * 1_000_000).to_string(),
             caught_up: self.publisher.caught_up(),
@@ -456,6 +504,7 @@ impl Publishing {
             return Ok(());
         }
         let now = Instant(wall_ms() as i64 * 1_000_000);
+        let started = WallInstant::now();
         for snapshot in due {
             let message = snapshot.message(now);
             let value = serde_json::to_vec(&message).expect("snapshots always serialize");
@@ -489,6 +538,9 @@ impl Publishing {
                 tracing::info!(key = snapshot.key, "snapshot published");
             }
             self.publisher.mark_published(snapshot);
+            if let Some(api) = &mut self.api {
+                api.published(snapshot, now, Some(started.elapsed()));
+            }
             self.published_this_run += 1;
         }
         self.incidents

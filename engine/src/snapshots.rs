@@ -198,6 +198,51 @@ pub fn table_period(table: &str) -> Option<(Pipeline, &'static str)> {
 type Placement = (String, Pipeline, Period);
 type Place = dyn Fn(&[Cell]) -> Option<Placement>;
 
+/// The function that places a row of `table` in its snapshot, or `None`
+/// for a table that is not published.
+fn placer(table: &Table) -> Option<Box<Place>> {
+    let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let position = |name: &str| columns.iter().position(|c| c == name);
+    if table.name == "checks" {
+        let (pipeline_at, period_at) = (position("pipeline")?, position("period")?);
+        Some(Box::new(move |row: &[Cell]| {
+            let pipeline = Pipeline::from_name(&row[pipeline_at].to_string())?;
+            let period = Period::parse(pipeline.period_kind(), &row[period_at].to_string())?;
+            Some((
+                format!("checks/{}/{}", pipeline.name(), period.label()),
+                pipeline,
+                period,
+            ))
+        }))
+    } else if let Some((pipeline, column)) = table_period(&table.name) {
+        let at = position(column)?;
+        let name = table.name.clone();
+        Some(Box::new(move |row: &[Cell]| {
+            let text = row[at].to_string();
+            let period = match pipeline.period_kind() {
+                PeriodKind::Month => Period::parse(PeriodKind::Month, &text),
+                kind => Day::parse(&text).map(|day| Period::of_day(kind, day)),
+            }?;
+            Some((format!("{name}/{}", period.label()), pipeline, period))
+        }))
+    } else {
+        None
+    }
+}
+
+/// Each row's snapshot: its key, pipeline and period label, or `None` for
+/// rows of tables that are not published.
+pub fn row_snapshots(table: &Table) -> Vec<Option<(String, Pipeline, String)>> {
+    match placer(table) {
+        Some(place) => table
+            .rows
+            .iter()
+            .map(|row| place(row).map(|(key, pipeline, period)| (key, pipeline, period.label())))
+            .collect(),
+        None => vec![None; table.rows.len()],
+    }
+}
+
 /// One revision of one snapshot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
@@ -255,7 +300,8 @@ impl Snapshot {
     }
 }
 
-fn digest(rows: &[Vec<Cell>]) -> String {
+/// The digest of a snapshot's rows, as its revisions carry it.
+pub fn digest(rows: &[Vec<Cell>]) -> String {
     let mut text = String::new();
     for row in rows {
         for cell in row {
@@ -398,35 +444,7 @@ impl Publisher {
         let mut groups: BTreeMap<Placement, (Vec<String>, Vec<Vec<Cell>>)> = BTreeMap::new();
         for table in tables {
             let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-            let position = |name: &str| columns.iter().position(|c| c == name);
-            let placement: Box<Place> = if table.name == "checks" {
-                let (Some(pipeline_at), Some(period_at)) =
-                    (position("pipeline"), position("period"))
-                else {
-                    continue;
-                };
-                Box::new(move |row: &[Cell]| {
-                    let pipeline = Pipeline::from_name(&row[pipeline_at].to_string())?;
-                    let period =
-                        Period::parse(pipeline.period_kind(), &row[period_at].to_string())?;
-                    Some((
-                        format!("checks/{}/{}", pipeline.name(), period.label()),
-                        pipeline,
-                        period,
-                    ))
-                })
-            } else if let Some((pipeline, column)) = table_period(&table.name) {
-                let Some(at) = position(column) else { continue };
-                let name = table.name.clone();
-                Box::new(move |row: &[Cell]| {
-                    let text = row[at].to_string();
-                    let period = match pipeline.period_kind() {
-                        PeriodKind::Month => Period::parse(PeriodKind::Month, &text),
-                        kind => Day::parse(&text).map(|day| Period::of_day(kind, day)),
-                    }?;
-                    Some((format!("{name}/{}", period.label()), pipeline, period))
-                })
-            } else {
+            let Some(placement) = placer(table) else {
                 continue;
             };
             for row in &table.rows {

@@ -600,3 +600,323 @@ fn a_runbook_naming_an_unknown_feed_is_refused_at_start_up() {
         "{stderr}"
     );
 }
+
+/// The README's path: `demo --serve` prints URLs and tokens, a table
+/// answers curl with the printed token (and 401 without), Ctrl-C stops it.
+#[test]
+fn demo_serve_answers_the_printed_curl_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let mut served = Served::start(&[
+        "demo",
+        "--dir",
+        path(&demo),
+        "--subscribers",
+        "200",
+        "--days",
+        "14",
+    ]);
+    let curl = served
+        .printed
+        .iter()
+        .find(|line| line.contains("curl") && line.contains("growth_weekly"))
+        .unwrap_or_else(|| panic!("no curl line in:\n{}", served.printed.join("\n")));
+    let token = curl
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a token")
+        .to_string();
+    let url = curl.rsplit('\'').nth(1).expect("a url").to_string();
+    assert!(url.starts_with(&served.url), "{url}");
+    let reply = http("GET", &url, &token);
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.starts_with("week,"), "{}", reply.body);
+    assert!(reply.body.lines().count() > 1, "{}", reply.body);
+    assert_eq!(http("GET", &url, "").status, 401);
+    assert!(
+        served.interrupt(),
+        "the demo did not stop cleanly on Ctrl-C"
+    );
+}
+
+/// A `demo --serve` running in the background; interrupted (and waited
+/// for) when dropped, so a failing test leaves no server behind.
+struct Served {
+    child: std::process::Child,
+    /// What it printed up to "Serving until Ctrl-C".
+    printed: Vec<String>,
+    url: String,
+}
+
+impl Served {
+    fn start(args: &[&str]) -> Served {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let mut child = Command::new(env!("CARGO_BIN_EXE_streamflix"))
+            .args(args)
+            .args(["--serve", "--bind", "127.0.0.1:0", "--quiet"])
+            .env_remove("STREAMFLIX_WORKERS")
+            .env_remove("STREAMFLIX_TIME_ZONE")
+            .env_remove("STREAMFLIX_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the streamflix binary starts");
+        let mut printed = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let done = line.contains("Serving until Ctrl-C");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+        let url = printed
+            .iter()
+            .find_map(|line| line.strip_prefix("Query API and dashboards on "))
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("no URL in:\n{}", printed.join("\n")))
+            .to_string();
+        Served {
+            child,
+            printed,
+            url,
+        }
+    }
+
+    /// Interrupts the server as Ctrl-C does; true if it then exited cleanly.
+    fn interrupt(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        self.child.wait().is_ok_and(|status| status.success())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.interrupt();
+        }
+    }
+}
+
+/// An HTTP reply: status and body.
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+}
+
+/// `method` `url` with `token` as the bearer token ("" for no header).
+fn http(method: &str, url: &str, token: &str) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let bearer = format!("Bearer {token}");
+    let sent = if method == "POST" {
+        let mut request = agent.post(url);
+        if !token.is_empty() {
+            request = request.header("Authorization", &bearer);
+        }
+        request.send_empty()
+    } else {
+        let mut request = agent.get(url);
+        if !token.is_empty() {
+            request = request.header("Authorization", &bearer);
+        }
+        request.call()
+    };
+    let mut response = sent.unwrap_or_else(|error| panic!("{method} {url}: {error}"));
+    Reply {
+        status: response.status().as_u16(),
+        body: response.body_mut().read_to_string().unwrap(),
+    }
+}
+
+/// The `streamflix_incidents_open{severity="Sev-1"}` gauge of `/metrics`.
+fn open_sev1(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("streamflix_incidents_open{severity=\"Sev-1\"} "))
+        .unwrap_or_else(|| panic!("no Sev-1 gauge in:\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+/// The API serves the runbooks' incidents, not a list of its own: with the
+/// FX feed stopped, `GET /v1/incidents` lists the Sev-1 "fx_rates stalled"
+/// incident `status` shows, `/metrics` counts it, `/v1/pipelines` is
+/// `status --json`; an investor may not acknowledge it (403), an operator
+/// may, as the token's name, and `status` then shows it acknowledged and
+/// held by that name; resolving it takes it out of the open incidents.
+#[test]
+fn demo_serve_with_fx_stopped_serves_the_runbooks_incidents_and_an_operator_acknowledges_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = demo.join("out");
+    let config = dir.path().join("api.toml");
+    let (investor, operator) = ("investor-token-0123456789", "operator-token-0123456789");
+    std::fs::write(
+        &config,
+        format!(
+            "[[api.tokens]]\nname = \"dashboards\"\nrole = \"investor\"\ntoken = \"{investor}\"\n\n\
+             [[api.tokens]]\nname = \"oncall-A\"\nrole = \"operator\"\ntoken = \"{operator}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut served = Served::start(&[
+        "demo",
+        "--dir",
+        path(&demo),
+        "--subscribers",
+        "100",
+        "--days",
+        "14",
+        "--fault",
+        "fx-stopped",
+        "--config",
+        path(&config),
+    ]);
+    let url = served.url.clone();
+
+    let listed = http("GET", &format!("{url}/v1/incidents"), operator);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let incidents = listed.json()["incidents"].as_array().unwrap().clone();
+    let stalled: Vec<&serde_json::Value> = incidents
+        .iter()
+        .filter(|i| {
+            i["dedup_key"]
+                .as_str()
+                .unwrap()
+                .contains("stalled:fx_rates")
+        })
+        .collect();
+    assert_eq!(stalled.len(), 1, "{incidents:#?}");
+    let incident = stalled[0];
+    assert_eq!(incident["pipeline"], "aggregate_profit");
+    assert_eq!(incident["severity"], "Sev-1");
+    assert_eq!(incident["state"], "open");
+    assert_eq!(incident["holder"], "A");
+    let id = incident["id"].as_u64().unwrap();
+    // The same incidents as the log the demo wrote.
+    let log = std::fs::read_to_string(out.join("incidents.jsonl")).unwrap();
+    assert!(
+        log.lines().any(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            record["id"].as_u64() == Some(id) && record["dedup_key"] == incident["dedup_key"]
+        }),
+        "incident {id} is not in the log:\n{log}"
+    );
+
+    let open_sev1_listed = incidents
+        .iter()
+        .filter(|i| i["severity"] == "Sev-1" && i["state"] != "resolved")
+        .count() as u64;
+    let metrics = http("GET", &format!("{url}/metrics"), operator);
+    assert_eq!(metrics.status, 200);
+    assert_eq!(open_sev1(&metrics.body), open_sev1_listed);
+    assert!(open_sev1_listed >= 1);
+
+    // /v1/pipelines is `status --json` (the demo's state is on the data's
+    // clock, so both are taken at the same instant).
+    let pipelines = http("GET", &format!("{url}/v1/pipelines"), operator).json();
+    let status = succeed(&["status", "--state", path(&out), "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(pipelines["pipelines"], status["pipelines"]);
+    assert_eq!(pipelines["now"], status["now"]);
+    assert!(
+        pipelines["dataflow"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    );
+
+    // Only operators act on incidents.
+    let ack = format!("{url}/v1/incidents/{id}/acknowledge");
+    for token in [investor, "not-a-token-at-all-0000"] {
+        let refused = http("POST", &ack, token);
+        assert!([401, 403].contains(&refused.status), "{}", refused.body);
+    }
+    assert_eq!(http("POST", &ack, investor).status, 403);
+    assert_eq!(
+        http("GET", &format!("{url}/v1/incidents"), investor).status,
+        403
+    );
+    let still = succeed(&["status", "--state", path(&out), "--json"]);
+    assert!(
+        !String::from_utf8_lossy(&still.stdout).contains("\"acknowledged\""),
+        "a refused request changed the state"
+    );
+
+    let acked = http("POST", &ack, operator);
+    assert_eq!(acked.status, 200, "{}", acked.body);
+    let acked = acked.json();
+    assert_eq!(acked["state"], "acknowledged");
+    assert_eq!(acked["acknowledged_by"], "oncall-A");
+    let status = succeed(&["status", "--state", path(&out), "--json"]);
+    let view: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let line = view["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "aggregate_profit")
+        .unwrap()["open_incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"].as_u64() == Some(id))
+        .cloned()
+        .unwrap_or_else(|| panic!("incident {id} not open in:\n{view:#}"));
+    assert_eq!(line["state"], "acknowledged");
+    assert_eq!(line["holder"], "oncall-A");
+    let text = succeed(&["status", "--state", path(&out)]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout)
+            .contains(&format!("incident #{id} Sev-1 Acknowledged")),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    // Acknowledged is still open for the gauge.
+    let metrics = http("GET", &format!("{url}/metrics"), operator);
+    assert_eq!(open_sev1(&metrics.body), open_sev1_listed);
+
+    let missing = http(
+        "POST",
+        &format!("{url}/v1/incidents/99999/acknowledge"),
+        operator,
+    );
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let resolved = http(
+        "POST",
+        &format!("{url}/v1/incidents/{id}/resolve"),
+        operator,
+    );
+    assert_eq!(resolved.status, 200, "{}", resolved.body);
+    assert_eq!(resolved.json()["resolved_by"], "oncall-A");
+    let metrics = http("GET", &format!("{url}/metrics"), operator);
+    assert_eq!(open_sev1(&metrics.body), open_sev1_listed - 1);
+    let status = succeed(&["status", "--state", path(&out), "--json"]);
+    let view: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(
+        view["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["open_incidents"].as_array().unwrap())
+            .all(|i| i["id"].as_u64() != Some(id)),
+        "incident {id} still open"
+    );
+    assert!(
+        served.interrupt(),
+        "the demo did not stop cleanly on Ctrl-C"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod api_view;
 mod bad_input;
 mod engagement_oracle;
 mod growth;

@@ -2,6 +2,7 @@
 //! when `KAFKA_BOOTSTRAP` is not set (the test command starts it once for
 //! every test). Each test uses topics of its own.
 
+mod api;
 mod cluster;
 mod end_to_end;
 mod incidents;

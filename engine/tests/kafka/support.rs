@@ -171,7 +171,7 @@ pub struct Service {
 pub fn write_config(dir: &Path, kafka: &KafkaSettings) -> PathBuf {
     let config = dir.join("service.toml");
     let text = format!(
-        "[kafka]\nbootstrap = \"{}\"\ntopic_prefix = \"{}\"\nsnapshots_topic = \"{}\"\n\n[time]\nidle_timeout_seconds = 1.5\n\n[snapshots]\ndir = \"{}\"\ncheck_interval_ms = 200\n",
+        "[kafka]\nbootstrap = \"{}\"\ntopic_prefix = \"{}\"\nsnapshots_topic = \"{}\"\n\n[time]\nidle_timeout_seconds = 1.5\n\n[snapshots]\ndir = \"{}\"\ncheck_interval_ms = 200\n\n[api]\nbind = \"127.0.0.1:0\"\n",
         kafka.bootstrap,
         kafka.topic_prefix,
         kafka.snapshots_topic,
