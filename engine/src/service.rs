@@ -211,10 +211,10 @@ pub fn run_with_api(
             // until there is work.
             let pause = if read > 0 { 0 } else { 1 };
             worker.step_or_park(Some(Duration::from_millis(pause)));
-            if let Some(publishing) = publishing.as_mut().map(|duty| duty.ready(false)) {
-                if let Some(publishing) = publishing? {
-                    publishing.tick(&store, false)?;
-                }
+            if let Some(duty) = &mut publishing
+                && let Some(publishing) = duty.ready(false)?
+            {
+                publishing.tick(&store, false)?;
             }
             if stopping || (config.service.until_caught_up && reported.iter().all(|p| p.caught_up))
             {
