@@ -87,6 +87,7 @@ fn produce_viewing(
 #[test]
 fn a_new_event_is_served_provisional_within_a_second_and_published_later_with_its_revision()
 -> Result<()> {
+    let _turn = crate::support::one_at_a_time();
     let input = generated(100, 14, 23);
     let viewing = std::fs::read_to_string(input.path().join("viewing.jsonl"))?;
     let events: Vec<serde_json::Value> = viewing

@@ -17,6 +17,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn two_processes_publish_the_snapshots_of_one() {
+    let _turn = crate::support::one_at_a_time();
     let input = generated(250, 21, 17);
 
     let single_kafka = kafka_settings(&bootstrap(), "single");

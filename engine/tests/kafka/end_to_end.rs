@@ -16,6 +16,7 @@ use crate::support::*;
 
 #[test]
 fn snapshots_equal_replay_and_bad_messages_reach_the_dead_letter_topics() {
+    let _turn = crate::support::one_at_a_time();
     let input = generated(300, 21, 7);
     let kafka = kafka_settings(&bootstrap(), "e2e");
     let produced = produce_directory(&kafka, input.path(), |_| {}).expect("produce");

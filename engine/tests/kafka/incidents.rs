@@ -14,6 +14,7 @@ use crate::support::{bootstrap, kafka_settings};
 
 #[test]
 fn incidents_reach_the_kafka_topic_keyed_by_their_dedup_key() {
+    let _turn = crate::support::one_at_a_time();
     let settings = kafka_settings(&bootstrap(), "incidents");
     let topic = format!("{}incidents", settings.topic_prefix);
     ensure_topics(&settings, std::slice::from_ref(&topic)).unwrap();

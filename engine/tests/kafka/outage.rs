@@ -9,6 +9,7 @@ use crate::support::*;
 
 #[test]
 fn the_service_rides_out_a_broker_outage() {
+    let _turn = crate::support::one_at_a_time();
     let broker = PrivateBroker::start(19_392);
     let input = generated(200, 21, 13);
     let (first, second) = halves(input.path());

@@ -12,6 +12,7 @@ use crate::support::*;
 
 #[test]
 fn a_killed_service_restarts_without_loss_or_duplicate_revisions() {
+    let _turn = crate::support::one_at_a_time();
     let input = generated(300, 21, 11);
     let (first, second) = halves(input.path());
     let kafka = kafka_settings(&bootstrap(), "restart");

@@ -21,6 +21,17 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Holds the other Kafka tests back while one runs. Each starts services
+/// of two workers and some stop or restart a broker: run side by side on
+/// two cores they starved the shared broker (a controller event of 7.6 s,
+/// topic creation timing out), and a test that measures visibility within
+/// a second measured the machine instead.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed test must not fail the ones after it.
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The shared broker: `KAFKA_BOOTSTRAP` if set (the test command sets it
 /// after starting one), else the project's own, started once.
 pub fn bootstrap() -> String {
