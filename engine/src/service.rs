@@ -10,8 +10,11 @@
 //! Every worker reads its share of the feed partitions from the beginning
 //! (the state is rebuilt from the retained topics at every start), hands
 //! each batch to the dataflow at a new epoch (milliseconds of wall time,
-//! at least one past the last), and reads the next batch while the
-//! dataflow works on it, but no further: a fast topic cannot flood memory. What each
+//! at least one past the last). A batch closes when it is full or as soon
+//! as the dataflow has finished the ones before it; a worker keeps reading
+//! while the dataflow works, polling a few thousand messages between steps
+//! so that no worker waits on another that is busy decoding, but never
+//! more than two batches ahead: a fast topic cannot flood memory. What each
 //! partition's reader knows travels through the dataflow beside the data,
 //! so worker 0 sees the data of an epoch and the watermarks that go with
 //! it together. Worker 0 (of process 0) also publishes: it reads back what
@@ -137,20 +140,29 @@ pub fn run_with_api(
         let (mut inputs, probe) = build(worker, &settings, store.clone());
         let mut source = KafkaSource::open(&config.kafka, index, peers)?;
         let mut dead_letter_topic = DeadLetterProducer::new(&config.kafka)?;
-        let mut publishing = if index == 0 {
-            Some(Publishing::start(&config, calendar.clone(), api.clone())?)
-        } else {
-            None
-        };
+        let mut publishing = (index == 0).then(|| Duty::start(&config, &calendar, api.clone()));
         let idle_after = config.idle_timeout();
         let batch = config.service.batch_messages;
-        let mut polled = Vec::with_capacity(batch);
+        let chunk = batch.min(POLL_CHUNK);
+        let mut polled = Vec::with_capacity(chunk);
         let mut reported: Vec<PartitionProgress> = Vec::new();
         let mut epoch: Epoch = 0;
+        let mut batches = InFlight::default();
         loop {
             let stopping = stop.load(Ordering::Relaxed);
-            if !stopping {
-                source.poll(batch, Duration::from_millis(20), &mut polled);
+            batches.retire(|closed| !probe.less_equal(closed));
+            let busy = batches.busy();
+            let mut read = 0;
+            // Read while the dataflow works, up to two batches ahead of it
+            // (memory); wait for the broker only when there is nothing else
+            // to do.
+            if !stopping && batches.queued() < IN_FLIGHT_BATCHES * batch {
+                let wait = if busy || batches.open > 0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(20)
+                };
+                read = source.poll(chunk, wait, &mut polled);
             }
             for message in polled.drain(..) {
                 match message {
@@ -167,6 +179,7 @@ pub fn run_with_api(
                     }
                 }
             }
+            batches.open += read;
             let progress = source.progress(idle_after);
             if progress != reported {
                 for old in reported.drain(..) {
@@ -177,14 +190,30 @@ pub fn run_with_api(
                 }
                 reported = progress;
             }
-            let previous = epoch;
-            epoch = (epoch + 1).max(wall_ms());
-            inputs.advance_to(epoch);
-            // One batch in flight: read the next while the dataflow works
-            // on this one, but never run further ahead (memory).
-            crate::dataflow::step_until(worker, || !probe.less_than(&previous));
-            worker.step();
-            if let Some(publishing) = &mut publishing {
+            // Close the batch when it is full, or at once when the dataflow
+            // has finished everything before it (fresh data waits for
+            // nothing but the work it causes).
+            if batches.open >= batch || !busy {
+                if batches.open > 0 {
+                    tracing::trace!(
+                        worker = index,
+                        epoch,
+                        messages = batches.open,
+                        "batch closed"
+                    );
+                }
+                batches.close(epoch);
+                epoch = (epoch + 1).max(wall_ms());
+                inputs.advance_to(epoch);
+            }
+            // Step without waiting after a read, so that the other workers
+            // hear of this one's progress between polls; otherwise park
+            // until there is work.
+            let pause = if read > 0 { 0 } else { 1 };
+            worker.step_or_park(Some(Duration::from_millis(pause)));
+            if let Some(duty) = &mut publishing
+                && let Some(publishing) = duty.ready(false)?
+            {
                 publishing.tick(&store, false)?;
             }
             if stopping || (config.service.until_caught_up && reported.iter().all(|p| p.caught_up))
@@ -196,6 +225,7 @@ pub fn run_with_api(
         crate::dataflow::step_until(worker, || {
             probe.done() && (index != 0 || store.lock().map(|s| s.closed()).unwrap_or(true))
         });
+        let mut publishing = publishing.map(Duty::wait).transpose()?;
         if let Some(publishing) = &mut publishing {
             publishing.tick(&store, true)?;
         }
@@ -225,6 +255,95 @@ fn wall_ms() -> Epoch {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as Epoch)
         .unwrap_or(0)
+}
+
+/// Messages a worker polls between two steps of the dataflow: a few
+/// milliseconds of decoding, so that no worker waits long to hear of
+/// another's progress.
+const POLL_CHUNK: usize = 4096;
+
+/// How many full batches a worker reads ahead of the dataflow.
+const IN_FLIGHT_BATCHES: usize = 2;
+
+/// A worker's batches the dataflow has not finished: closed ones with
+/// their epoch and size, and the open one's size.
+#[derive(Debug, Default)]
+struct InFlight {
+    closed: std::collections::VecDeque<(Epoch, usize)>,
+    open: usize,
+}
+
+impl InFlight {
+    /// Forgets the closed batches `done` says are finished, oldest first.
+    fn retire(&mut self, mut done: impl FnMut(&Epoch) -> bool) {
+        while self.closed.front().is_some_and(|(epoch, _)| done(epoch)) {
+            self.closed.pop_front();
+        }
+    }
+
+    /// The dataflow still works on a closed batch.
+    fn busy(&self) -> bool {
+        !self.closed.is_empty()
+    }
+
+    /// Messages read and not yet through the dataflow.
+    fn queued(&self) -> usize {
+        self.closed.iter().map(|(_, size)| size).sum::<usize>() + self.open
+    }
+
+    fn close(&mut self, epoch: Epoch) {
+        if self.open > 0 {
+            self.closed.push_back((epoch, self.open));
+        }
+        self.open = 0;
+    }
+}
+
+/// Worker 0's publishing duty while it starts: reading back the snapshot
+/// topic takes a while, and worker 0's partitions need not wait for it.
+struct Duty {
+    starting: Option<std::thread::JoinHandle<Result<Publishing, ServiceError>>>,
+    ready: Option<Publishing>,
+}
+
+impl Duty {
+    fn start(
+        config: &ServiceConfig,
+        calendar: &Calendar,
+        api: Option<Arc<streamflix_api::Shared>>,
+    ) -> Duty {
+        let (config, calendar) = (config.clone(), calendar.clone());
+        let starting = std::thread::Builder::new()
+            .name("publisher-start".into())
+            .spawn(move || Publishing::start(&config, calendar, api))
+            .expect("the OS can start a thread");
+        Duty {
+            starting: Some(starting),
+            ready: None,
+        }
+    }
+
+    /// The publisher once it has started; `wait` waits for it.
+    fn ready(&mut self, wait: bool) -> Result<Option<&mut Publishing>, ServiceError> {
+        if let Some(starting) = self
+            .starting
+            .take_if(|starting| wait || starting.is_finished())
+        {
+            let publishing = starting.join().map_err(|_| {
+                ServiceError::Worker("the publisher panicked while starting".into())
+            })??;
+            self.ready = Some(publishing);
+        }
+        Ok(self.ready.as_mut())
+    }
+
+    /// The publisher, waiting for it to start if it has not yet.
+    fn wait(mut self) -> Result<Publishing, ServiceError> {
+        self.ready(true)?;
+        Ok(self
+            .ready
+            .expect("a duty is either starting or ready, and ready(true) ends the start"))
+    }
 }
 
 /// Writes `<dir>/<key>.r<revision>.json` whole or not at all (a temporary

@@ -6,9 +6,10 @@
 //! `checks/<pipeline>/<period>`). The service publishes it when
 //!
 //! * the period is **complete**: the watermark of the pipeline (the least
-//!   watermark of the partitions of its upstream feeds that are not idle;
-//!   a partition's watermark is the greatest event time read minus the
-//!   allowed lateness) has passed the period's end, and
+//!   watermark of the partitions of its upstream feeds that are not idle,
+//!   or the greatest if all are; a partition's watermark is the greatest
+//!   event time read minus the allowed lateness) has passed the period's
+//!   end, and
 //! * its **publication time** has come on the pipeline's event clock (the
 //!   greatest event time read on its upstream feeds): day end + 2 h for
 //!   daily growth, day end + 4 h for unit profit's months, Monday 06:00 CT
@@ -421,16 +422,27 @@ impl Publisher {
             // watermark back: until every partition has caught up with its
             // start-up end nothing is published anyway, and data that comes
             // later than the watermark restates.
-            let least = upstream
+            let flowing = upstream
                 .iter()
                 .filter(|p| !p.idle)
                 .filter_map(|p| p.max_event_ms)
-                .map(|max| max - self.lateness_ms)
                 .min();
-            if let Some(least) = least {
+            // When every partition is idle, none holds the watermark back,
+            // and it goes as far as the furthest has shown. Waiting for one
+            // to flow again instead made the outcome depend on sampling: a
+            // restarted service reads a small feed in a moment, and if the
+            // dataflow is still busy when the feed goes idle, the publisher
+            // never sees it flowing and never publishes its pipeline.
+            let all_idle = upstream.iter().all(|p| p.idle);
+            let reached = if all_idle {
+                upstream.iter().filter_map(|p| p.max_event_ms).max()
+            } else {
+                flowing
+            };
+            if let Some(max) = reached {
+                let least = max - self.lateness_ms;
                 time.watermark_ms = Some(time.watermark_ms.map_or(least, |known| known.max(least)));
             }
-            // Otherwise nothing is flowing: the watermark stays where it is.
         }
     }
 
@@ -754,6 +766,31 @@ mod tests {
     }
 
     #[test]
+    fn when_every_partition_is_idle_the_furthest_one_sets_the_watermark() {
+        let mut publisher = Publisher::new(Calendar::central(), HOUR_MS, 3, BTreeMap::new());
+        let week = || weekly(&[("2026-11-02", 10)]);
+        // The publisher never saw them flowing (the dataflow was busy while
+        // they were read): the lagging partition must not hold back.
+        publisher.observe(&[
+            progress(Feed::Viewing, Some(ms("2026-11-20T00:00:00Z")), true),
+            progress(Feed::Viewing, Some(ms("2026-11-08T18:00:00Z")), true),
+            progress(Feed::AccountFlags, Some(ms("2026-08-01T00:00:00Z")), false),
+        ]);
+        assert_eq!(
+            publisher.times()[&Pipeline::AggregateEngagement].watermark_ms,
+            Some(ms("2026-11-20T00:00:00Z") - HOUR_MS)
+        );
+        assert_eq!(publisher.due(&[week()]).len(), 1);
+        // No event time at all: still no watermark.
+        let mut empty = Publisher::new(Calendar::central(), HOUR_MS, 1, BTreeMap::new());
+        empty.observe(&[progress(Feed::Viewing, None, true)]);
+        assert_eq!(
+            empty.times()[&Pipeline::AggregateEngagement].watermark_ms,
+            None
+        );
+    }
+
+    #[test]
     fn nothing_is_due_before_every_partition_reported_and_caught_up() {
         let mut publisher = Publisher::new(Calendar::central(), HOUR_MS, 3, BTreeMap::new());
         let far = Some(ms("2026-12-20T00:00:00Z"));
@@ -804,13 +841,6 @@ mod tests {
             Feed::Viewing,
             Some(ms("2026-12-01T00:00:00Z")),
             true,
-        )]);
-        // The watermark never moved (the only partition is idle from the
-        // start), so nothing is complete; make it flow once.
-        publisher.observe(&[progress(
-            Feed::Viewing,
-            Some(ms("2026-12-01T00:00:00Z")),
-            false,
         )]);
         assert!(publisher.due(&[table]).is_empty());
         assert_eq!(
