@@ -33,7 +33,9 @@ use std::time::{Duration, Instant as WallInstant};
 use serde::Serialize;
 use streamflix_connectors::kafka::admin::ensure_topics;
 use streamflix_connectors::kafka::dead_letters::{DeadLetterProducer, dlq_topic};
-use streamflix_connectors::kafka::snapshots::{SnapshotProducer, read_topic};
+use streamflix_connectors::kafka::snapshots::{
+    SnapshotProducer, ensure_snapshot_topic, read_topic,
+};
 use streamflix_connectors::kafka::source::{KafkaSource, PartitionProgress, Polled};
 use streamflix_connectors::kafka::{KafkaError, KafkaSettings};
 use streamflix_model::{Calendar, Feed, Instant};
@@ -128,6 +130,9 @@ pub fn run_with_api(
     let timely_config = cluster.timely_config()?;
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|error| crate::config::ConfigError::new(error.to_string()))?;
+    // The snapshot topic first, with its own message size limit; the
+    // general call then finds it there.
+    ensure_snapshot_topic(&config.kafka)?;
     ensure_topics(&config.kafka, &service_topics(config))?;
     let summary = Arc::new(Mutex::new(ServiceSummary::default()));
     let worker_summary = summary.clone();

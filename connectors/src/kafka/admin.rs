@@ -10,6 +10,16 @@ use super::{KafkaError, KafkaSettings, METADATA_TIMEOUT};
 /// configured partitions and replication; an existing topic is left as it
 /// is. Blocks until the broker answers.
 pub fn ensure_topics(settings: &KafkaSettings, topics: &[String]) -> Result<(), KafkaError> {
+    ensure_topics_with(settings, topics, &[])
+}
+
+/// [`ensure_topics`], creating missing topics with the topic settings
+/// `configs` (an existing topic keeps its own).
+pub fn ensure_topics_with(
+    settings: &KafkaSettings,
+    topics: &[String],
+    configs: &[(&str, &str)],
+) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = settings
         .client_config()
         .create()
@@ -17,10 +27,13 @@ pub fn ensure_topics(settings: &KafkaSettings, topics: &[String]) -> Result<(), 
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|topic| {
-            NewTopic::new(
-                topic,
-                settings.partitions,
-                TopicReplication::Fixed(settings.replication),
+            configs.iter().fold(
+                NewTopic::new(
+                    topic,
+                    settings.partitions,
+                    TopicReplication::Fixed(settings.replication),
+                ),
+                |topic, (key, value)| topic.set(key, value),
             )
         })
         .collect();

@@ -88,6 +88,14 @@ pub enum KafkaError {
         #[source]
         source: Box<rdkafka::error::KafkaError>,
     },
+    #[error(
+        "the kafka broker at {bootstrap} refused {refused} message(s), first: {first}; for MessageSizeTooLarge raise the topic's max.message.bytes (kafka-configs --alter --entity-type topics --add-config max.message.bytes=...), for an authorization error grant the write ACL"
+    )]
+    Refused {
+        refused: usize,
+        first: String,
+        bootstrap: String,
+    },
     #[error("topic {topic} does not exist and could not be created: {reason}")]
     Topic { topic: String, reason: String },
     #[error(

@@ -1,21 +1,35 @@
 //! A producer that does not lose or double a message: idempotent, waits
-//! out a full queue, and tells when everything sent has been acknowledged.
+//! out a full queue, and tells when everything sent has been acknowledged,
+//! or that the broker refused some of it (a message over the topic's
+//! `max.message.bytes`, a topic it may not write): a refused message is an
+//! error, never a silent loss.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
+use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
 use super::{KafkaError, KafkaSettings};
 
 pub(crate) struct ReliableProducer {
-    producer: BaseProducer,
+    producer: BaseProducer<Deliveries>,
     bootstrap: String,
 }
 
 impl ReliableProducer {
     pub(crate) fn new(settings: &KafkaSettings) -> Result<ReliableProducer, KafkaError> {
+        Self::with(settings, &[])
+    }
+
+    /// A producer with `extra` librdkafka settings on top of the usual
+    /// ones (the caller says why each is set).
+    pub(crate) fn with(
+        settings: &KafkaSettings,
+        extra: &[(&str, &str)],
+    ) -> Result<ReliableProducer, KafkaError> {
         let mut config = settings.client_config();
         // Retries after a broker outage must not write a message twice.
         config.set("enable.idempotence", "true");
@@ -29,8 +43,11 @@ impl ReliableProducer {
         // period (a partition holding only old data holds its watermark
         // back until it goes idle).
         config.set("sticky.partitioning.linger.ms", "0");
+        for (key, value) in extra {
+            config.set(*key, *value);
+        }
         let producer = config
-            .create()
+            .create_with_context(Deliveries::default())
             .map_err(settings.error("creating a producer"))?;
         Ok(ReliableProducer {
             producer,
@@ -64,6 +81,15 @@ impl ReliableProducer {
                     record = back;
                     self.producer.poll(Duration::from_millis(50));
                 }
+                Err((
+                    RdKafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge),
+                    _,
+                )) => {
+                    return Err(KafkaError::Other(format!(
+                        "kafka producing to {topic} failed: a message of {} bytes is over the producer's message.max.bytes; this is a streamflix limit, please report it",
+                        payload.len()
+                    )));
+                }
                 Err((source, _)) => {
                     return Err(KafkaError::Client {
                         what: format!("producing to {topic}"),
@@ -80,7 +106,8 @@ impl ReliableProducer {
         self.producer.poll(Duration::ZERO);
     }
 
-    /// Waits until every queued message is acknowledged by the broker.
+    /// Waits until every queued message is acknowledged by the broker, and
+    /// fails if the broker refused any of them since the last flush.
     ///
     /// rdkafka's own `flush` polls in rounds of 100 ms that do not end
     /// when the last acknowledgement arrives, so every flush took at least
@@ -90,7 +117,14 @@ impl ReliableProducer {
         loop {
             self.producer.poll(Duration::ZERO);
             if self.producer.in_flight_count() == 0 {
-                return Ok(());
+                return match self.producer.context().take_failures() {
+                    (0, _) => Ok(()),
+                    (refused, first) => Err(KafkaError::Refused {
+                        refused,
+                        first: first.unwrap_or_default(),
+                        bootstrap: self.bootstrap.clone(),
+                    }),
+                };
             }
             if std::time::Instant::now() >= deadline {
                 return Err(KafkaError::Client {
@@ -104,6 +138,43 @@ impl ReliableProducer {
                 });
             }
             std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Counts the messages the broker did not take since the last flush.
+#[derive(Debug, Default)]
+struct Deliveries {
+    failures: Mutex<(usize, Option<String>)>,
+}
+
+impl Deliveries {
+    fn take_failures(&self) -> (usize, Option<String>) {
+        self.failures
+            .lock()
+            .map(|mut failures| std::mem::take(&mut *failures))
+            .unwrap_or_default()
+    }
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
+        if let Err((error, message)) = result
+            && let Ok(mut failures) = self.failures.lock()
+        {
+            failures.0 += 1;
+            failures.1.get_or_insert_with(|| {
+                use rdkafka::Message;
+                format!(
+                    "{error} (topic {}, {} bytes)",
+                    message.topic(),
+                    message.payload_len()
+                )
+            });
         }
     }
 }

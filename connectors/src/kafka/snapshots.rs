@@ -23,10 +23,40 @@ impl std::fmt::Debug for SnapshotProducer {
     }
 }
 
+/// The largest snapshot message, before compression: one revision is one
+/// message, and a month of `profit_subscriber_monthly` for a few thousand
+/// subscribers is already over Kafka's default of 1 MB. Above this, a
+/// table's period would have to be split over several messages, which the
+/// snapshot format does not do (ARCHITECTURE.md states the bound).
+pub const SNAPSHOT_MAX_BYTES: usize = 64 << 20;
+
+/// Creates the snapshot topic if it is missing, taking messages of up to
+/// [`SNAPSHOT_MAX_BYTES`].
+pub fn ensure_snapshot_topic(settings: &KafkaSettings) -> Result<(), KafkaError> {
+    super::admin::ensure_topics_with(
+        settings,
+        std::slice::from_ref(&settings.snapshots_topic),
+        &[("max.message.bytes", &SNAPSHOT_MAX_BYTES.to_string())],
+    )
+}
+
 impl SnapshotProducer {
     pub fn new(settings: &KafkaSettings) -> Result<SnapshotProducer, KafkaError> {
+        let max = SNAPSHOT_MAX_BYTES.to_string();
+        let producer = ReliableProducer::with(
+            settings,
+            &[
+                // A revision is one message, and large tables' periods are
+                // over librdkafka's default limit of 1 MB.
+                ("message.max.bytes", &max),
+                // Snapshot JSON repeats its keys and digits: lz4 shrinks it
+                // several times over at little CPU, and librdkafka always
+                // has it (no system library).
+                ("compression.type", "lz4"),
+            ],
+        )?;
         Ok(SnapshotProducer {
-            producer: ReliableProducer::new(settings)?,
+            producer,
             topic: settings.snapshots_topic.clone(),
         })
     }

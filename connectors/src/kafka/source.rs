@@ -217,6 +217,9 @@ impl KafkaSource {
     pub fn poll(&mut self, max: usize, wait: Duration, out: &mut Vec<Polled>) -> usize {
         let mut count = 0;
         let mut timeout = wait;
+        // One clock reading per call: a poll lasts milliseconds, and the
+        // idle timeout is counted in seconds.
+        let mut now = None;
         while count < max {
             let Some(result) = self.consumer.poll(timeout) else {
                 break;
@@ -239,7 +242,7 @@ impl KafkaSource {
                 continue;
             };
             state.next_offset = offset + 1;
-            state.last_message = WallInstant::now();
+            state.last_message = *now.get_or_insert_with(WallInstant::now);
             state.messages += 1;
             let payload = message.payload().unwrap_or_default();
             let polled = match decode(state.feed, payload) {

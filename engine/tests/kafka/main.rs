@@ -8,4 +8,5 @@ mod end_to_end;
 mod incidents;
 mod outage;
 mod restart;
+mod snapshot_topic;
 mod support;
