@@ -31,10 +31,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as WallInstant};
 
 use serde::Serialize;
-use streamflix_connectors::kafka::admin::ensure_topics;
+use streamflix_connectors::kafka::admin::ensure_topics_with;
 use streamflix_connectors::kafka::dead_letters::{DeadLetterProducer, dlq_topic};
 use streamflix_connectors::kafka::snapshots::{
-    SnapshotProducer, ensure_snapshot_topic, read_topic,
+    SNAPSHOT_TOPIC_CONFIG, SnapshotProducer, read_topic,
 };
 use streamflix_connectors::kafka::source::{KafkaSource, PartitionProgress, Polled};
 use streamflix_connectors::kafka::{KafkaError, KafkaSettings};
@@ -110,6 +110,24 @@ pub fn service_topics(config: &ServiceConfig) -> Vec<String> {
     topics
 }
 
+/// Creates the topics of [`service_topics`] that are missing, the
+/// snapshot topic taking larger messages than Kafka's default.
+pub fn ensure_service_topics(config: &ServiceConfig) -> Result<(), ServiceError> {
+    let topics = service_topics(config);
+    let with_settings: Vec<(&str, &[(&str, &str)])> = topics
+        .iter()
+        .map(|topic| {
+            let settings = if *topic == config.kafka.snapshots_topic {
+                SNAPSHOT_TOPIC_CONFIG
+            } else {
+                &[]
+            };
+            (topic.as_str(), settings)
+        })
+        .collect();
+    Ok(ensure_topics_with(&config.kafka, &with_settings)?)
+}
+
 /// Runs the service until `stop` is raised.
 pub fn run(
     config: &ServiceConfig,
@@ -130,10 +148,7 @@ pub fn run_with_api(
     let timely_config = cluster.timely_config()?;
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|error| crate::config::ConfigError::new(error.to_string()))?;
-    // The snapshot topic first, with its own message size limit; the
-    // general call then finds it there.
-    ensure_snapshot_topic(&config.kafka)?;
-    ensure_topics(&config.kafka, &service_topics(config))?;
+    ensure_service_topics(config)?;
     let summary = Arc::new(Mutex::new(ServiceSummary::default()));
     let worker_summary = summary.clone();
     let config = config.clone();

@@ -20,9 +20,11 @@
 //!   back what it already holds (after a restart).
 //! * [`produce`]: loading JSONL feed files into their topics.
 //! * [`admin`]: creating the topics.
+//! * [`delivery`]: knowing that the broker took what was produced.
 
 pub mod admin;
 pub mod dead_letters;
+pub mod delivery;
 pub mod produce;
 mod producer;
 pub mod snapshots;

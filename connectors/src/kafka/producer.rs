@@ -4,14 +4,13 @@
 //! `max.message.bytes`, a topic it may not write): a refused message is an
 //! error, never a silent loss.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord};
 
+use super::delivery::{Deliveries, Unacknowledged, wait_for_acknowledgements};
 use super::{KafkaError, KafkaSettings};
 
 pub(crate) struct ReliableProducer {
@@ -108,73 +107,22 @@ impl ReliableProducer {
 
     /// Waits until every queued message is acknowledged by the broker, and
     /// fails if the broker refused any of them since the last flush.
-    ///
-    /// rdkafka's own `flush` polls in rounds of 100 ms that do not end
-    /// when the last acknowledgement arrives, so every flush took at least
-    /// 100 ms; this one looks every millisecond.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            self.producer.poll(Duration::ZERO);
-            if self.producer.in_flight_count() == 0 {
-                return match self.producer.context().take_failures() {
-                    (0, _) => Ok(()),
-                    (refused, first) => Err(KafkaError::Refused {
-                        refused,
-                        first: first.unwrap_or_default(),
-                        bootstrap: self.bootstrap.clone(),
-                    }),
-                };
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(KafkaError::Client {
-                    what: format!(
-                        "waiting for the broker to acknowledge messages ({} still unacknowledged after {:.0} s)",
-                        self.producer.in_flight_count(),
-                        timeout.as_secs_f64()
-                    ),
-                    bootstrap: self.bootstrap.clone(),
-                    source: Box::new(RdKafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-/// Counts the messages the broker did not take since the last flush.
-#[derive(Debug, Default)]
-struct Deliveries {
-    failures: Mutex<(usize, Option<String>)>,
-}
-
-impl Deliveries {
-    fn take_failures(&self) -> (usize, Option<String>) {
-        self.failures
-            .lock()
-            .map(|mut failures| std::mem::take(&mut *failures))
-            .unwrap_or_default()
-    }
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
-        if let Err((error, message)) = result
-            && let Ok(mut failures) = self.failures.lock()
-        {
-            failures.0 += 1;
-            failures.1.get_or_insert_with(|| {
-                use rdkafka::Message;
-                format!(
-                    "{error} (topic {}, {} bytes)",
-                    message.topic(),
-                    message.payload_len()
-                )
-            });
+        match wait_for_acknowledgements(&self.producer, timeout) {
+            Ok(()) => Ok(()),
+            Err(Unacknowledged::Refused { refused, first }) => Err(KafkaError::Refused {
+                refused,
+                first,
+                bootstrap: self.bootstrap.clone(),
+            }),
+            Err(Unacknowledged::TimedOut { in_flight }) => Err(KafkaError::Client {
+                what: format!(
+                    "waiting for the broker to acknowledge messages ({in_flight} still unacknowledged after {:.0} s)",
+                    timeout.as_secs_f64()
+                ),
+                bootstrap: self.bootstrap.clone(),
+                source: Box::new(RdKafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)),
+            }),
         }
     }
 }

@@ -30,13 +30,16 @@ impl std::fmt::Debug for SnapshotProducer {
 /// snapshot format does not do (ARCHITECTURE.md states the bound).
 pub const SNAPSHOT_MAX_BYTES: usize = 64 << 20;
 
-/// Creates the snapshot topic if it is missing, taking messages of up to
-/// [`SNAPSHOT_MAX_BYTES`].
+/// The topic settings the snapshot topic is created with: messages of up
+/// to [`SNAPSHOT_MAX_BYTES`].
+pub const SNAPSHOT_TOPIC_CONFIG: &[(&str, &str)] = &[("max.message.bytes", "67108864")];
+
+/// Creates the snapshot topic if it is missing, with
+/// [`SNAPSHOT_TOPIC_CONFIG`].
 pub fn ensure_snapshot_topic(settings: &KafkaSettings) -> Result<(), KafkaError> {
     super::admin::ensure_topics_with(
         settings,
-        std::slice::from_ref(&settings.snapshots_topic),
-        &[("max.message.bytes", &SNAPSHOT_MAX_BYTES.to_string())],
+        &[(settings.snapshots_topic.as_str(), SNAPSHOT_TOPIC_CONFIG)],
     )
 }
 
@@ -136,4 +139,17 @@ pub fn read_topic(
         }
     }
     Ok(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_topic_takes_what_the_producer_sends() {
+        assert_eq!(
+            SNAPSHOT_TOPIC_CONFIG,
+            [("max.message.bytes", SNAPSHOT_MAX_BYTES.to_string().as_str())]
+        );
+    }
 }

@@ -49,8 +49,10 @@ fn a_revision_the_broker_refuses_fails_the_flush_with_the_reason() {
     // A snapshot topic made elsewhere, with a small limit.
     ensure_topics_with(
         &settings,
-        std::slice::from_ref(&settings.snapshots_topic),
-        &[("max.message.bytes", "10000")],
+        &[(
+            settings.snapshots_topic.as_str(),
+            &[("max.message.bytes", "10000")],
+        )],
     )
     .unwrap();
     let producer = SnapshotProducer::new(&settings).unwrap();

@@ -8,17 +8,18 @@
 //! retries, and an incident must not wait behind a broker outage for long.
 //!
 //! [`Sink::deliver`] only queues; [`Sink::flush`] waits for the broker once
-//! per batch and fails if any message of it was not acknowledged. Waiting
-//! for each message with rdkafka's `flush` (which polls in rounds of
-//! 100 ms) had cost ten seconds for the hundred incidents of a replayed
-//! month, during which the service could not stop.
+//! per batch (the connectors' `wait_for_acknowledgements`) and fails if any
+//! message of it was not acknowledged. Waiting for each message had cost
+//! ten seconds for the hundred incidents of a replayed month, during which
+//! the service could not stop.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::client::ClientContext;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord};
+use streamflix_connectors::kafka::delivery::{
+    Deliveries, Unacknowledged, wait_for_acknowledgements,
+};
 
 use super::{NotificationRecord, Sink, SinkError};
 use crate::incident::Notification;
@@ -84,63 +85,18 @@ impl Sink for KafkaSink {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        // Not rdkafka's `flush`: its polls last 100 ms whatever arrives.
-        let deadline = std::time::Instant::now() + self.timeout;
-        loop {
-            self.producer.poll(Duration::ZERO);
-            let unacknowledged = self.producer.in_flight_count();
-            if unacknowledged == 0 {
-                break;
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(SinkError {
-                    sink: self.name(),
-                    message: format!(
-                        "the broker did not acknowledge {unacknowledged} notification(s) in time"
-                    ),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        match self.producer.context().take_failures() {
-            (0, _) => Ok(()),
-            (failed, first) => Err(SinkError {
+        match wait_for_acknowledgements(&self.producer, self.timeout) {
+            Ok(()) => Ok(()),
+            Err(Unacknowledged::TimedOut { in_flight }) => Err(SinkError {
                 sink: self.name(),
                 message: format!(
-                    "the broker refused {failed} notification(s): {}",
-                    first.unwrap_or_default()
+                    "the broker did not acknowledge {in_flight} notification(s) in time"
                 ),
             }),
-        }
-    }
-}
-
-/// Counts the messages the broker did not take since the last flush.
-#[derive(Debug, Default)]
-struct Deliveries {
-    failures: Mutex<(usize, Option<String>)>,
-}
-
-impl Deliveries {
-    fn take_failures(&self) -> (usize, Option<String>) {
-        self.failures
-            .lock()
-            .map(|mut failures| std::mem::take(&mut *failures))
-            .unwrap_or_default()
-    }
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
-        if let Err((error, _)) = result
-            && let Ok(mut failures) = self.failures.lock()
-        {
-            failures.0 += 1;
-            failures.1.get_or_insert_with(|| error.to_string());
+            Err(Unacknowledged::Refused { refused, first }) => Err(SinkError {
+                sink: self.name(),
+                message: format!("the broker refused {refused} notification(s): {first}"),
+            }),
         }
     }
 }
