@@ -68,6 +68,8 @@ pub struct SnapshotConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoopConfig {
+    /// The most messages in one batch (one epoch) of a worker; a batch
+    /// closes earlier once the dataflow has finished the ones before it.
     pub batch_messages: usize,
     /// Stop once every partition has been read up to where it ended at
     /// start-up (after publishing what is due): a catch-up run.
