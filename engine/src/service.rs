@@ -366,26 +366,37 @@ impl Duty {
     }
 }
 
-/// Writes `<dir>/<key>.r<revision>.json` whole or not at all (a temporary
-/// file renamed into place): a service killed while writing must not leave
-/// a half-written snapshot behind.
+/// Where the file of a snapshot revision lives: `<dir>/<key>.r<revision>.json`.
+fn snapshot_file(dir: &std::path::Path, key: &str, revision: u32) -> PathBuf {
+    dir.join(format!("{key}.r{revision}.json"))
+}
+
+/// Writes `path` whole or not at all (a temporary file beside it, renamed
+/// into place): a service killed while writing must not leave a
+/// half-written snapshot or status behind.
+fn write_atomically(path: PathBuf, value: &[u8]) -> Result<(), ServiceError> {
+    let mut temporary = path.clone().into_os_string();
+    temporary.push(".tmp");
+    std::fs::write(&temporary, value)
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .map_err(|source| ServiceError::Write { path, source })
+}
+
+/// Writes the file of a snapshot revision, creating its table's folder.
 fn write_snapshot_file(
     dir: &std::path::Path,
     key: &str,
     revision: u32,
     value: &[u8],
 ) -> Result<(), ServiceError> {
-    let path = dir.join(format!("{key}.r{revision}.json"));
-    let temporary = dir.join(format!("{key}.r{revision}.json.tmp"));
+    let path = snapshot_file(dir, key, revision);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| ServiceError::Write {
             path: parent.to_path_buf(),
             source,
         })?;
     }
-    std::fs::write(&temporary, value)
-        .and_then(|()| std::fs::rename(&temporary, &path))
-        .map_err(|source| ServiceError::Write { path, source })
+    write_atomically(path, value)
 }
 
 /// Writes the file of every revision on the snapshot topic that has none:
@@ -400,10 +411,7 @@ fn restore_snapshot_files(
         let Ok(message) = serde_json::from_slice::<crate::snapshots::SnapshotMessage>(value) else {
             continue;
         };
-        if !dir
-            .join(format!("{key}.r{}.json", message.revision))
-            .exists()
-        {
+        if !snapshot_file(dir, key, message.revision).exists() {
             tracing::info!(
                 key,
                 revision = message.revision,
@@ -607,11 +615,7 @@ impl Publishing {
     }
 
     fn write_status(&self, status: &Status) -> Result<(), ServiceError> {
-        let path = self.dir.join("status.json");
-        let temporary = self.dir.join("status.json.tmp");
         let text = serde_json::to_vec_pretty(status).expect("status always serializes");
-        std::fs::write(&temporary, text)
-            .and_then(|()| std::fs::rename(&temporary, &path))
-            .map_err(|source| ServiceError::Write { path, source })
+        write_atomically(self.dir.join("status.json"), &text)
     }
 }

@@ -414,7 +414,8 @@ impl Publisher {
                 .filter(|partition| pipeline.upstream().contains(&partition.feed))
                 .collect();
             let time = self.times.entry(pipeline).or_default();
-            if let Some(clock) = upstream.iter().filter_map(|p| p.max_event_ms).max() {
+            let furthest = upstream.iter().filter_map(|p| p.max_event_ms).max();
+            if let Some(clock) = furthest {
                 time.clock_ms = Some(time.clock_ms.map_or(clock, |known| known.max(clock)));
             }
             // Partitions that have shown no event time yet (empty ones, or
@@ -422,22 +423,21 @@ impl Publisher {
             // watermark back: until every partition has caught up with its
             // start-up end nothing is published anyway, and data that comes
             // later than the watermark restates.
-            let flowing = upstream
-                .iter()
-                .filter(|p| !p.idle)
-                .filter_map(|p| p.max_event_ms)
-                .min();
+            //
             // When every partition is idle, none holds the watermark back,
             // and it goes as far as the furthest has shown. Waiting for one
             // to flow again instead made the outcome depend on sampling: a
             // restarted service reads a small feed in a moment, and if the
             // dataflow is still busy when the feed goes idle, the publisher
             // never sees it flowing and never publishes its pipeline.
-            let all_idle = upstream.iter().all(|p| p.idle);
-            let reached = if all_idle {
-                upstream.iter().filter_map(|p| p.max_event_ms).max()
+            let reached = if upstream.iter().all(|p| p.idle) {
+                furthest
             } else {
-                flowing
+                upstream
+                    .iter()
+                    .filter(|p| !p.idle)
+                    .filter_map(|p| p.max_event_ms)
+                    .min()
             };
             if let Some(max) = reached {
                 let least = max - self.lateness_ms;
