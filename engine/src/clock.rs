@@ -93,18 +93,20 @@ impl Retention {
         epoch_of(self.calendar.end_of(last_day)) + self.horizon_ms()
     }
 
-    /// The epoch at which the records of `day` leave the dataflow: when
-    /// the last period they feed, ending `reach` days later, is frozen.
-    pub fn retire_at(&self, day: Day, reach: i32) -> Epoch {
-        self.frozen_from(day.plus(reach))
+    /// The epoch at which the viewing of `day` leaves the dataflow: when
+    /// both the last engagement figure it feeds (the 30-day window ending
+    /// 29 days later) and its month's profit are frozen.
+    pub fn viewing_retires_at(&self, day: Day) -> Epoch {
+        let reach = streamflix_operators::engagement::LAST_DAY_FED;
+        let month_end = day.month().next().first_day().plus(-1);
+        self.frozen_from(day.plus(reach).max(month_end))
     }
 
     /// Refuses a record that arrives for a frozen period.
     pub fn admit(&self, record: &Record, epoch: Epoch) -> Result<(), String> {
         if let Record::Viewing(event) = record {
             let day = self.calendar.day_of(event.event_time);
-            let reach = streamflix_operators::engagement::LAST_DAY_FED;
-            if self.retire_at(day, reach) <= epoch {
+            if self.viewing_retires_at(day) <= epoch {
                 return Err(format!(
                     "event day {day} is more than {} days behind the watermark: its periods are frozen (retention)",
                     self.days
@@ -170,9 +172,26 @@ mod tests {
                 received_at: None,
             })
         };
-        let now = retention.retire_at(day, 29);
+        // Viewing freezes with the 30-day window ending 29 days later...
+        let now = retention.frozen_from(day.plus(29));
+        assert_eq!(retention.viewing_retires_at(day), now);
         assert!(retention.admit(&event("2026-11-03"), now).is_ok());
         assert!(retention.admit(&event("2026-11-02"), now).is_err());
+        // ...or with its month's profit, when that is later: October 1st's
+        // window ends on the 30th, its month on the 31st.
+        let october_first = Day::parse("2026-10-01").unwrap();
+        let october_frozen = retention.frozen_from(Day::parse("2026-10-31").unwrap());
+        assert_eq!(retention.viewing_retires_at(october_first), october_frozen);
+        assert!(
+            retention
+                .admit(&event("2026-10-01"), october_frozen - 1)
+                .is_ok()
+        );
+        assert!(
+            retention
+                .admit(&event("2026-10-01"), october_frozen)
+                .is_err()
+        );
         // A cost line freezes with its month, 10 days after the month ends.
         let line = |period: &str| {
             Record::OperationalCost(streamflix_model::records::OperationalCost {

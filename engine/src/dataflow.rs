@@ -31,9 +31,10 @@ use streamflix_model::records::*;
 use streamflix_model::{Calendar, Day, Feed};
 use streamflix_operators::assignments::assignments_in_force;
 use streamflix_operators::currency::PositionedRate;
-use streamflix_operators::engagement::{LAST_DAY_FED, RetireAt, engagement};
+use streamflix_operators::engagement::engagement;
 use streamflix_operators::growth::{GrowthInputs, growth};
-use streamflix_operators::profit::{ProfitInputs, profit, retire_months};
+use streamflix_operators::profit::{ProfitInputs, profit};
+use streamflix_operators::viewing::{RetireAt, prepare_viewing};
 
 use crate::clock::Retention;
 
@@ -131,8 +132,8 @@ pub fn build(
     store: SharedStore,
 ) -> (FeedInputs, ProbeHandle<Epoch>) {
     let calendar = &settings.calendar;
-    let retire_at: Option<RetireAt<Epoch>> = settings.retention.clone().map(|retention| {
-        Rc::new(move |day: Day| retention.retire_at(day, LAST_DAY_FED)) as RetireAt<Epoch>
+    let retire_viewing: Option<RetireAt<Epoch>> = settings.retention.clone().map(|retention| {
+        Rc::new(move |day: Day| retention.viewing_retires_at(day)) as RetireAt<Epoch>
     });
     let freeze = settings.retention.clone();
     worker.dataflow::<Epoch, _, _>(|scope| {
@@ -175,9 +176,11 @@ pub fn build(
             },
             calendar,
         );
+        // Viewing is read once, for both engagement and profit.
+        let viewing = prepare_viewing(viewing, calendar, retire_viewing);
         let profit = profit_outputs(
             ProfitInputs {
-                viewing: viewing.clone(),
+                viewing: viewing.copies,
                 billing,
                 ad_revenue,
                 content_costs,
@@ -191,7 +194,7 @@ pub fn build(
             },
             settings,
         );
-        let engagement = engagement(viewing, flags, calendar, retire_at);
+        let engagement = engagement(viewing.days, flags);
         let conflicts = quality_count(
             engagement.conflicting_duplicates.map(|_| ()),
             Feed::Viewing,
@@ -284,11 +287,7 @@ fn profit_outputs<'s>(
     inputs: ProfitInputs<'s, Epoch>,
     settings: &Settings,
 ) -> VecCollection<'s, Epoch, Output> {
-    let retire_month = settings
-        .retention
-        .clone()
-        .map(|retention| retire_months(move |last_day| retention.frozen_from(last_day)));
-    let profit = profit(inputs, &settings.calendar, retire_month);
+    let profit = profit(inputs, &settings.calendar);
     let mut outputs = profit
         .subscriber_monthly
         .map(Output::ProfitSubscriberMonthly)

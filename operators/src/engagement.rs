@@ -15,26 +15,21 @@
 //! Rows carry exact integer totals (microseconds, counts); ratios are only
 //! formed when a row is turned into cells.
 
-use std::rc::Rc;
-
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use streamflix_model::records::{AccountFlag, Viewing};
+use streamflix_model::records::AccountFlag;
 use streamflix_model::table::{Cell, Column, ColumnKind};
-use streamflix_model::{Calendar, Day, Fingerprint, fingerprint};
+use streamflix_model::{Day, Fingerprint};
 
 use crate::Time;
-use crate::dedup::cross_day_duplicates;
 use crate::exclusion::{flagged_subscribers, split_excluded};
 use crate::facts::{as_facts, rows_from_facts};
 use crate::median::twice_median;
-use crate::retention::retire;
 use crate::rolling::rolling_window_ends;
 use crate::sessions::{Edges, SessionParts, sessions};
 use crate::split::split;
-use crate::subscriber_day::{
-    ContentKey, DayInput, DayOutput, Heartbeat, Piece, SubscriberDay, subscriber_days,
-};
+use crate::subscriber_day::{DayOutput, Piece, SubscriberDay, subscriber_days};
+use crate::viewing::ViewingDays;
 
 /// Microseconds in an hour, a minute.
 const HOUR_MICROS: f64 = 3_600_000_000.0;
@@ -163,58 +158,16 @@ pub struct Engagement<'s, T: Time> {
     pub conflicting_duplicates: VecCollection<'s, T, Fingerprint>,
 }
 
-/// When the viewing of a day leaves the restatement horizon: the epoch at
-/// which its events are retracted from every operator (see
-/// [`crate::retention`]). The last figure a day's viewing feeds is the
-/// 30-day window ending [`LAST_DAY_FED`] days later.
-pub type RetireAt<T> = Rc<dyn Fn(Day) -> T>;
-
 /// A day's viewing feeds figures of that day and of the next 29 (MAU).
 pub const LAST_DAY_FED: i32 = 29;
 
-/// Builds the engagement pipeline over decoded viewing events and flags.
-/// Flags are never retired: an excluded subscriber stays excluded.
+/// Builds the engagement pipeline over prepared viewing and flags. Flags
+/// are never retired: an excluded subscriber stays excluded.
 pub fn engagement<'s, T: Time>(
-    viewing: VecCollection<'s, T, Viewing>,
+    viewing: ViewingDays<'s, T>,
     flags: VecCollection<'s, T, AccountFlag>,
-    calendar: &Calendar,
-    retire_at: Option<RetireAt<T>>,
 ) -> Engagement<'s, T> {
-    let viewing = match retire_at {
-        Some(retire_at) => {
-            let calendar = calendar.clone();
-            retire(viewing, move |event: &Viewing| {
-                retire_at(calendar.day_of(event.event_time))
-            })
-        }
-        None => viewing,
-    };
-    let calendar = calendar.clone();
-    let viewing = viewing.map(move |event| {
-        let day = calendar.day_of(event.event_time);
-        let subscriber = fingerprint(&event.subscriber_id);
-        let beat = Heartbeat {
-            time: event.event_time,
-            content: fingerprint(&event.content_id) as ContentKey,
-            watch: event.watch_seconds.0,
-            position: event.position_seconds.0,
-            duration: event.duration_seconds.0,
-            skew: event
-                .received_at
-                .map(|received| received.0 - event.event_time.0),
-            device: fingerprint(&event.device_id) as u64,
-            event_id: event.event_id,
-        };
-        ((subscriber, day), beat)
-    });
-    let placements = viewing.clone().map(|((subscriber, day), beat)| {
-        (fingerprint(&beat.event_id), (beat.time, subscriber, day))
-    });
-    let (suppressions, cross_day_conflicts) = cross_day_duplicates(placements);
-    let day_inputs = viewing
-        .map(|(key, beat)| (key, DayInput::Beat(beat)))
-        .concat(suppressions.map(|(key, event)| (key, DayInput::Suppress(event))));
-    let day_outputs = subscriber_days(day_inputs);
+    let day_outputs = subscriber_days(viewing.inputs);
     let [conflicts, all_days]: [_; 2] = split(day_outputs, 2, |(_, output)| match output {
         DayOutput::Conflicts(_) => 0,
         DayOutput::Summary(_) => 1,
@@ -226,7 +179,7 @@ pub fn engagement<'s, T: Time>(
             DayOutput::Conflicts(events) => events,
             DayOutput::Summary(_) => Vec::new(),
         })
-        .concat(cross_day_conflicts)
+        .concat(viewing.cross_day_conflicts)
         .distinct();
 
     let flagged = flagged_subscribers(flags);

@@ -10,12 +10,18 @@
 //! drives these operators with ingestion epochs, while every event-time
 //! notion (days, weeks, sessions, windows) is computed from the data itself.
 //!
+//! Viewing, the largest feed, is read once for both pipelines that need
+//! it ([`viewing`]): each event is fingerprinted and placed on its business
+//! day once, and deduplicated by `event_id` once ([`viewing_dedup`]), which
+//! only emits corrections for events with more than one copy.
+//!
 //! How viewing data flows through the engagement pipeline:
 //!
 //! ```text
-//! viewing ──dedup──► one event per event_id ──subscriber_day──► one summary per (subscriber, day)
-//!                                                                    │ (impossible days marked)
-//! account_flags ──flagged set──► exclusion ◄────────────────────────┘
+//! viewing ──prepare──┬─► heartbeats per (subscriber, day) ──► subscriber_day ──► one summary per (subscriber, day)
+//!                    └─► copies by event_id ──viewing_dedup──┬─► suppressions ──┘          │ (impossible days marked)
+//!                                                            └─► surplus ──► profit's watch time
+//! account_flags ──flagged set──► exclusion ◄────────────────────────────────────────────┘
 //!                                   │ counted summaries
 //!        ┌──────────────┬───────────┼─────────────┬───────────────┐
 //!   active days     day totals   day edges     session pieces   skews
@@ -26,9 +32,9 @@
 //!                       rows per day and week ──► engagement tables, checks
 //! ```
 //!
-//! One operator per file: [`dedup`], [`exclusion`], [`subscriber_day`],
-//! [`sessions`], [`rolling`], [`median`], [`facts`]; [`engagement`] wires
-//! them into the pipeline and defines its rows.
+//! One operator per file: [`viewing_dedup`], [`exclusion`],
+//! [`subscriber_day`], [`sessions`], [`rolling`], [`median`], [`facts`];
+//! [`engagement`] wires them into the pipeline and defines its rows.
 //!
 //! The growth pipelines ([`growth`]) reuse [`exclusion`] and [`facts`] and
 //! add [`event_dedup`] (dedup of the smaller event feeds), [`plan_tiers`],
@@ -37,17 +43,17 @@
 //! active at each day's end).
 //!
 //! The profit pipelines ([`profit`]) share [`assignments`] and
-//! [`event_dedup`] with growth and add [`currency`] (the FX
-//! look-back rule, exact money), [`billing`] (the billing record in force),
-//! [`reference`] (catalog rows in force) and [`allocation`] (content cost
-//! by watch share).
+//! [`event_dedup`] with growth and add [`watch`] (watch time per content,
+//! subscriber and month), [`currency`] (the FX look-back rule, exact
+//! money), [`billing`] (the billing record in force), [`reference`]
+//! (catalog rows in force) and [`allocation`] (content cost by watch
+//! share).
 
 pub mod active_days;
 pub mod allocation;
 pub mod assignments;
 pub mod billing;
 pub mod currency;
-pub mod dedup;
 pub mod engagement;
 pub mod event_dedup;
 pub mod exclusion;
@@ -65,6 +71,8 @@ pub mod split;
 pub mod subscriber_day;
 #[cfg(test)]
 mod testing;
+pub mod viewing;
+pub mod viewing_dedup;
 pub mod watch;
 
 /// The bound every generic operator here places on its timestamp.

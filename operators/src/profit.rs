@@ -29,13 +29,11 @@
 //!                                                        └──────► facts per month ─► monthly rows, checks
 //! ```
 
-use std::rc::Rc;
-
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use streamflix_model::records::{
     AdRevenue, Billing, ContentCatalog, ContentCost, FinanceGl, GlAccount, OperationalCost,
-    PaymentSettlement, PlanCatalog, Viewing,
+    PaymentSettlement, PlanCatalog,
 };
 use streamflix_model::table::{Cell, Column, ColumnKind};
 use streamflix_model::{Calendar, Day, Feed, Fingerprint, Id, Micros, Month, fingerprint};
@@ -48,7 +46,8 @@ use crate::engagement::CheckRow;
 use crate::event_dedup::dedup_events;
 use crate::facts::{as_facts, rows_from_facts};
 use crate::reference::current_rows;
-use crate::watch::{RetireMonth, monthly_watch};
+use crate::viewing::ViewingCopies;
+use crate::watch::monthly_watch;
 
 /// A plan's charge matches the catalog within half a cent.
 pub const PRICE_TOLERANCE: Micros = Micros(5_000);
@@ -61,7 +60,8 @@ pub const COVERAGE_THRESHOLD: f64 = 0.995;
 /// The profit pipelines' input feeds.
 #[allow(missing_debug_implementations)] // collections have no Debug
 pub struct ProfitInputs<'s, T: Time> {
-    pub viewing: VecCollection<'s, T, Viewing>,
+    /// Viewing as [`crate::viewing::prepare_viewing`] prepares it.
+    pub viewing: ViewingCopies<'s, T>,
     pub billing: VecCollection<'s, T, Billing>,
     pub ad_revenue: VecCollection<'s, T, AdRevenue>,
     pub content_costs: VecCollection<'s, T, ContentCost>,
@@ -207,13 +207,8 @@ fn month_of(day: Day) -> Month {
     day.month()
 }
 
-/// Builds both profit pipelines. `retire_month`, with a restatement
-/// horizon, says when a month's viewing leaves the dataflow.
-pub fn profit<'s, T: Time>(
-    inputs: ProfitInputs<'s, T>,
-    calendar: &Calendar,
-    retire_month: Option<RetireMonth<T>>,
-) -> Profit<'s, T> {
+/// Builds both profit pipelines.
+pub fn profit<'s, T: Time>(inputs: ProfitInputs<'s, T>, calendar: &Calendar) -> Profit<'s, T> {
     let rates = usable_rates(inputs.fx_rates);
     let mut issues = Vec::new();
     let mut duplicates = |feed: Feed, conflicting: VecCollection<'s, T, Fingerprint>| {
@@ -398,7 +393,7 @@ pub fn profit<'s, T: Time>(
     }));
 
     // Viewing: watch per (content, subscriber, month), then per partner.
-    let watch = monthly_watch(inputs.viewing, calendar, retire_month);
+    let watch = monthly_watch(inputs.viewing, calendar);
     let catalog = current_rows(
         "CurrentContentRow",
         inputs
@@ -913,12 +908,6 @@ impl ProfitMonth {
     }
 }
 
-/// When a month's records retire under a restatement horizon: given the
-/// epoch at which a period ending on a day freezes.
-pub fn retire_months<T: 'static>(frozen_from: impl Fn(Day) -> T + 'static) -> RetireMonth<T> {
-    Rc::new(move |month: Month| frozen_from(month.next().first_day().plus(-1)))
-}
-
 #[cfg(test)]
 mod tests {
     use streamflix_model::records::OperationalCost;
@@ -976,7 +965,10 @@ mod tests {
                 records.clone().flat_map(|_| None)
             }
             let inputs = ProfitInputs {
-                viewing: none(&records),
+                viewing: ViewingCopies {
+                    copies: none(&records),
+                    surplus: none(&records),
+                },
                 billing: records.clone().flat_map(|r| match r {
                     In::Bill(b) => Some(b),
                     In::Operational(_) => None,
@@ -994,7 +986,7 @@ mod tests {
                 fx_rates: none(&records),
                 finance_gl: none(&records),
             };
-            let profit = profit(inputs, &Calendar::central(), None);
+            let profit = profit(inputs, &Calendar::central());
             profit
                 .subscriber_monthly
                 .map(Out::Row)

@@ -5,8 +5,8 @@
 //! subscriber's day, never its history. It also keeps one copy of each
 //! event: identical copies consolidate on their own, copies that differ
 //! keep the first in session order (earliest `event_time`, then the rest of
-//! the payload) and are reported, and events that [`crate::dedup`] assigned
-//! to another subscriber-day are dropped. The summary holds what every
+//! the payload) and are reported, and events that [`crate::viewing_dedup`]
+//! assigned to another subscriber-day are dropped. The summary holds what every
 //! later figure needs:
 //!
 //! * whether the day is impossible (more than 86,400 watch seconds): then

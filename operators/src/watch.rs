@@ -4,70 +4,19 @@
 //! Profit counts every valid viewing event: flagged subscribers and
 //! impossible days included (licensing costs are real either way), copies
 //! of one `event_id` once. The viewing feed is by far the largest, so this
-//! path is kept lean:
-//!
-//! * every event contributes its watch time at once, carried in the
-//!   difference of a `((content, (subscriber, month)))` record, so
-//!   differential's consolidation does the summing and the state
-//!   downstream is one entry per (content, subscriber, month), not per
-//!   event;
-//! * deduplication only corrects: one reduction per event id, over a
-//!   compact copy of each event, emits nothing for an event seen once and,
-//!   for copies, retracts the watch time of every copy but one. Of copies
-//!   that differ the kept one is the copy engagement keeps: the earliest
-//!   `event_time`, then the least subscriber, content and watch time.
-//!
-//! With a restatement horizon, each event is retired when its month
-//! freezes ([`crate::retention`]).
-
-use std::rc::Rc;
+//! path is kept lean: every copy contributes its watch time at once,
+//! carried in the difference of a `(content, (subscriber, month))` record,
+//! so differential's consolidation does the summing and the state
+//! downstream is one entry per (content, subscriber, month), not per event;
+//! the surplus copies that deduplication reports
+//! ([`crate::viewing_dedup`]) take theirs back.
 
 use differential_dataflow::VecCollection;
-use serde::{Deserialize, Serialize};
-use streamflix_model::records::Viewing;
-use streamflix_model::{Calendar, Fingerprint, Instant, Month, fingerprint};
+use streamflix_model::{Calendar, Fingerprint, Instant, Month};
 
 use crate::Time;
-use crate::retention::retire;
-
-/// When the records of a month leave the dataflow.
-pub type RetireMonth<T> = Rc<dyn Fn(Month) -> T>;
-
-/// What deduplication needs to know of one viewing event, kept small: the
-/// arrangement holds one per event.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-struct ViewCopy {
-    time: Instant,
-    subscriber: Fingerprint,
-    content: Fingerprint,
-    watch: i64,
-}
-
-impl ViewCopy {
-    /// The order in which copies are preferred: engagement's (content by
-    /// the low 64 bits of its fingerprint first).
-    fn preference(&self) -> impl Ord + use<> {
-        (
-            self.time,
-            self.subscriber,
-            self.content as u64,
-            self.watch,
-            self.content,
-        )
-    }
-}
-
-impl PartialOrd for ViewCopy {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ViewCopy {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.preference().cmp(&other.preference())
-    }
-}
+use crate::viewing::ViewingCopies;
+use crate::viewing_dedup::ViewCopy;
 
 /// The business month of instants, remembering the last month's bounds:
 /// consecutive events mostly share a month, and a bounds check is much
@@ -107,73 +56,36 @@ pub type WatchKey = (Fingerprint, (Fingerprint, Month));
 /// Watch time per (content, subscriber, month): the difference of each
 /// record is the total of its events' `watch_seconds`, in microseconds.
 pub fn monthly_watch<'s, T: Time>(
-    viewing: VecCollection<'s, T, Viewing>,
+    viewing: ViewingCopies<'s, T>,
     calendar: &Calendar,
-    retire_month: Option<RetireMonth<T>>,
 ) -> VecCollection<'s, T, WatchKey> {
-    let copies = viewing.map(|event| {
-        (
-            fingerprint(&event.event_id),
-            ViewCopy {
-                time: event.event_time,
-                subscriber: fingerprint(&event.subscriber_id),
-                content: fingerprint(&event.content_id),
-                watch: event.watch_seconds.0,
-            },
-        )
-    });
-    let copies = match retire_month {
-        Some(retire_at) => {
-            let calendar = calendar.clone();
-            retire(copies, move |(_, copy)| {
-                retire_at(calendar.day_of(copy.time).month())
-            })
-        }
-        None => copies,
-    };
-    let surplus = copies.clone().reduce_named(
-        "ViewingCopies",
-        |_event, copies: &[(&ViewCopy, isize)], output: &mut Vec<(ViewCopy, isize)>| {
-            // Sorted: the first copy is kept, once.
-            let mut counts = copies.iter();
-            let (first, count) = counts.next().expect("a reduction sees at least one copy");
-            if *count > 1 {
-                output.push(((*first).clone(), count - 1));
-            }
-            for (copy, count) in counts {
-                output.push(((*copy).clone(), *count));
-            }
-        },
-    );
     let mut months = MonthOf::new(calendar);
     let mut surplus_months = MonthOf::new(calendar);
-    copies
-        .explode(move |(_, copy)| {
-            (copy.watch != 0).then(|| {
-                let month = months.month(copy.time);
-                (
-                    (copy.content, (copy.subscriber, month)),
-                    copy.watch as isize,
-                )
-            })
+    let watch = move |copy: &ViewCopy, months: &mut MonthOf| {
+        (copy.watch != 0).then(|| {
+            let month = months.month(copy.time);
+            (
+                (copy.content, (copy.subscriber, month)),
+                copy.watch as isize,
+            )
         })
-        .concat(surplus.explode(move |(_, copy)| {
-            (copy.watch != 0).then(|| {
-                let month = surplus_months.month(copy.time);
-                (
-                    (copy.content, (copy.subscriber, month)),
-                    -(copy.watch as isize),
-                )
-            })
+    };
+    viewing
+        .copies
+        .explode(move |(_, copy)| watch(&copy, &mut months))
+        .concat(viewing.surplus.explode(move |copy| {
+            watch(&copy, &mut surplus_months).map(|(key, micros)| (key, -micros))
         }))
 }
 
 #[cfg(test)]
 mod tests {
-    use streamflix_model::{Id, Micros};
+    use streamflix_model::records::Viewing;
+    use streamflix_model::{Id, Micros, fingerprint};
 
     use super::*;
     use crate::testing::run;
+    use crate::viewing::prepare_viewing;
 
     fn event(id: &str, time: &str, subscriber: &str, content: &str, watch: i64) -> Viewing {
         Viewing {
@@ -196,7 +108,8 @@ mod tests {
             .collect();
         let name = move |fp: u128| names.iter().find(|(f, _)| *f == fp).unwrap().1;
         let out = run(batches, |viewing| {
-            monthly_watch(viewing, &Calendar::central(), None)
+            let calendar = Calendar::central();
+            monthly_watch(prepare_viewing(viewing, &calendar, None).copies, &calendar)
         });
         let mut totals: Vec<_> = out
             .into_iter()
