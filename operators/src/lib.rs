@@ -6,9 +6,13 @@
 //! output when records arrive, are corrected or are retracted, so a late
 //! event restates exactly the figures it touches.
 //!
-//! The timestamp is left generic (`T: Timestamp + Lattice`): the engine
-//! drives these operators with ingestion epochs, while every event-time
-//! notion (days, weeks, sessions, windows) is computed from the data itself.
+//! The timestamp is left generic ([`Time`]: a totally ordered `Timestamp +
+//! Lattice`): the engine drives these operators with ingestion epochs,
+//! while every event-time notion (days, weeks, sessions, windows) is
+//! computed from the data itself. Total order is what lets the two
+//! reductions that see every viewing event keep their state in a hash map
+//! ([`total_reduce`]) instead of an arrangement, and lets watch time be
+//! summed before it is exchanged ([`presum`]).
 //!
 //! Viewing, the largest feed, is read once for both pipelines that need
 //! it ([`viewing`]): each event is fingerprinted and placed on its business
@@ -62,6 +66,7 @@ pub mod growth;
 pub mod lifecycle;
 pub mod median;
 pub mod plan_tiers;
+pub mod presum;
 pub mod profit;
 pub mod reference;
 pub mod retention;
@@ -71,13 +76,24 @@ pub mod split;
 pub mod subscriber_day;
 #[cfg(test)]
 mod testing;
+pub mod total_reduce;
 pub mod viewing;
 pub mod viewing_dedup;
 pub mod watch;
 
 /// The bound every generic operator here places on its timestamp.
 pub trait Time:
-    timely::progress::Timestamp + differential_dataflow::lattice::Lattice + Ord
+    timely::progress::Timestamp
+    + differential_dataflow::lattice::Lattice
+    + timely::order::TotalOrder
+    + Ord
 {
 }
-impl<T: timely::progress::Timestamp + differential_dataflow::lattice::Lattice + Ord> Time for T {}
+impl<
+    T: timely::progress::Timestamp
+        + differential_dataflow::lattice::Lattice
+        + timely::order::TotalOrder
+        + Ord,
+> Time for T
+{
+}

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use streamflix_model::{Day, Fingerprint, Id, Instant, fingerprint};
 
 use crate::Time;
+use crate::total_reduce::reduce_total;
 
 /// Gaps longer than this split sessions; exactly 30 minutes does not.
 pub const SESSION_GAP_NANOS: i64 = 30 * 60 * 1_000_000_000;
@@ -223,10 +224,11 @@ pub fn subscriber_days<'s, T: Time>(
     // Scratch space reused across calls: this runs once per subscriber-day.
     let mut by_id: Vec<usize> = Vec::new();
     let mut dropped: Vec<bool> = Vec::new();
-    inputs.reduce_named(
+    reduce_total(
         "SubscriberDay",
-        move |_key, inputs: &[(&DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
-            let beat = |at: usize| match inputs[at].0 {
+        inputs,
+        move |_key, inputs: &[(DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
+            let beat = |at: usize| match &inputs[at].0 {
                 DayInput::Beat(beat) => beat,
                 DayInput::Suppress(_) => unreachable!("suppressions sort first and are skipped"),
             };

@@ -18,18 +18,20 @@
 //! * the event as a **conflict** when its copies fall in different
 //!   subscriber-days.
 //!
-//! The state is one arrangement of a compact copy of each event, keyed by
-//! the event's fingerprint: the largest per-event state in the dataflow
-//! after the subscriber-days, so it exists once.
+//! The state is a compact copy of each event, keyed by the event's
+//! fingerprint, in a hash map ([`crate::total_reduce`]): the largest
+//! per-event state in the dataflow after the subscriber-days, so it exists
+//! once.
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use streamflix_model::{Calendar, Day, Fingerprint, Instant};
 
 use crate::Time;
+use crate::total_reduce::reduce_total;
 
 /// What deduplication needs to know of one viewing event, kept small: the
-/// arrangement holds one per event.
+/// state holds one per event.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ViewCopy {
     pub time: Instant,
@@ -94,11 +96,13 @@ pub fn dedup_viewing<'s, T: Time>(
     calendar: &Calendar,
 ) -> Corrections<'s, T> {
     let calendar = calendar.clone();
-    let corrections = copies.reduce_named(
+    let corrections = reduce_total(
         "ViewingCopies",
-        move |_event, copies: &[(&ViewCopy, isize)], output: &mut Vec<(Correction, isize)>| {
+        copies,
+        move |_event, copies: &[(ViewCopy, isize)], output: &mut Vec<(Correction, isize)>| {
             // Sorted: the first copy is kept, once.
-            let (kept, count) = copies[0];
+            let (kept, count) = &copies[0];
+            let count = *count;
             if count > 1 {
                 output.push((Correction::Surplus(kept.clone()), count - 1));
             }
@@ -109,7 +113,7 @@ pub fn dedup_viewing<'s, T: Time>(
             let kept_group = group(kept);
             let mut other_groups: Vec<(Fingerprint, Day)> = Vec::new();
             for (copy, count) in &copies[1..] {
-                output.push((Correction::Surplus((*copy).clone()), *count));
+                output.push((Correction::Surplus(copy.clone()), *count));
                 let copy_group = group(copy);
                 if copy_group != kept_group {
                     other_groups.push(copy_group);

@@ -15,6 +15,7 @@ use differential_dataflow::VecCollection;
 use streamflix_model::{Calendar, Fingerprint, Instant, Month};
 
 use crate::Time;
+use crate::presum::presum;
 use crate::viewing::ViewingCopies;
 use crate::viewing_dedup::ViewCopy;
 
@@ -70,12 +71,16 @@ pub fn monthly_watch<'s, T: Time>(
             )
         })
     };
-    viewing
+    let watch_time = viewing
         .copies
-        .explode(move |(_, copy)| watch(&copy, &mut months))
-        .concat(viewing.surplus.explode(move |copy| {
+        .explode(move |(_, copy)| watch(&copy, &mut months));
+    // A subscriber's heartbeats on one title mostly share a key: summed
+    // before the exchange, they travel as one record.
+    presum("WatchTime", watch_time).concat(
+        viewing.surplus.explode(move |copy| {
             watch(&copy, &mut surplus_months).map(|(key, micros)| (key, -micros))
-        }))
+        }),
+    )
 }
 
 #[cfg(test)]
