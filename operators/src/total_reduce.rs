@@ -20,6 +20,7 @@
 //! A key whose values and output are both empty is forgotten. The tests
 //! compare it with `reduce` on random batches.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
@@ -59,10 +60,16 @@ impl<K, V: Ord, O> KeyState<K, V, O> {
     }
 }
 
+/// Slots per chunk of the slab: a chunk is allocated whole and never
+/// moves, so a growing state is never copied to a larger allocation (a
+/// flat vector of a million entries copied itself, 100 MB at a time, as
+/// it doubled).
+const CHUNK: usize = 4096;
+
 /// Every key's state, in a slab indexed by a hash map: an update looks its
 /// key up once, and the keys an epoch touched are then revisited by slot.
 struct State<K, V, O> {
-    slots: Vec<KeyState<K, V, O>>,
+    chunks: Vec<Vec<KeyState<K, V, O>>>,
     free: Vec<usize>,
     index: HashMap<K, usize, foldhash::fast::RandomState>,
 }
@@ -70,10 +77,14 @@ struct State<K, V, O> {
 impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
     fn new() -> Self {
         State {
-            slots: Vec::new(),
+            chunks: Vec::new(),
             free: Vec::new(),
             index: HashMap::default(),
         }
+    }
+
+    fn get(&mut self, slot: usize) -> &mut KeyState<K, V, O> {
+        &mut self.chunks[slot / CHUNK][slot % CHUNK]
     }
 
     /// The slot of `key`, created empty if it has none.
@@ -89,12 +100,20 @@ impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
         };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot] = state;
+                *self.get(slot) = state;
                 slot
             }
             None => {
-                self.slots.push(state);
-                self.slots.len() - 1
+                if self.chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
+                    self.chunks.push(Vec::with_capacity(CHUNK));
+                }
+                let filled = (self.chunks.len() - 1) * CHUNK;
+                let chunk = self
+                    .chunks
+                    .last_mut()
+                    .expect("a chunk with room was just ensured");
+                chunk.push(state);
+                filled + chunk.len() - 1
             }
         };
         self.index.insert(key, slot);
@@ -102,9 +121,10 @@ impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
     }
 
     fn forget(&mut self, slot: usize) {
-        self.index.remove(&self.slots[slot].key);
-        self.slots[slot].values = SmallVec::new();
-        self.slots[slot].output = Vec::new();
+        let entry = &mut self.chunks[slot / CHUNK][slot % CHUNK];
+        self.index.remove(&entry.key);
+        entry.values = SmallVec::new();
+        entry.output = Vec::new();
         self.free.push(slot);
     }
 }
@@ -131,7 +151,7 @@ where
             exchange,
             name,
             |_capability, _info| {
-                let mut pending: BTreeMap<T, Vec<(K, V, isize)>> = BTreeMap::new();
+                let mut pending: BTreeMap<T, Epoch<K, V, T>> = BTreeMap::new();
                 // Covers every pending epoch: the least of them or earlier.
                 let mut held: Option<Capability<T>> = None;
                 let mut state: State<K, V, O> = State::new();
@@ -139,6 +159,7 @@ where
                 let mut fresh: Vec<(O, isize)> = Vec::new();
                 move |(input, frontier), output| {
                     input.for_each(|capability, updates| {
+                        let least = capability.least().cloned();
                         if let Some(capability) = capability.retain_least(0)
                             && held
                                 .as_ref()
@@ -146,8 +167,21 @@ where
                         {
                             held = Some(capability);
                         }
-                        for ((key, value), time, diff) in updates.drain(..) {
-                            pending.entry(time).or_default().push((key, value, diff));
+                        // Updates mostly come at their container's time: the
+                        // container is kept whole, not copied update by update.
+                        if let Some(time) = least
+                            && updates.iter().all(|(_, at, _)| *at == time)
+                        {
+                            let updates = std::mem::take(updates);
+                            pending.entry(time).or_default().containers.push(updates);
+                        } else {
+                            for update in updates.drain(..) {
+                                pending
+                                    .entry(update.1.clone())
+                                    .or_default()
+                                    .loose
+                                    .push(update);
+                            }
                         }
                     });
                     // Epochs the input can no longer add to, oldest first.
@@ -156,9 +190,9 @@ where
                             break;
                         }
                         let (time, updates) = epoch.remove_entry();
-                        for (key, value, diff) in updates {
+                        for ((key, value), _, diff) in updates.into_iter() {
                             let slot = state.slot(key);
-                            let entry = &mut state.slots[slot];
+                            let entry = state.get(slot);
                             if !entry.touched {
                                 entry.touched = true;
                                 touched.push(slot);
@@ -171,17 +205,21 @@ where
                             .delayed(&time);
                         let mut session = output.session(&capability);
                         for slot in touched.drain(..) {
-                            let entry = &mut state.slots[slot];
+                            let entry = state.get(slot);
                             entry.touched = false;
                             fresh.clear();
                             if !entry.values.is_empty() {
                                 logic(&entry.key, &entry.values, &mut fresh);
                                 consolidate(&mut fresh);
                             }
-                            for (record, diff) in changes(&entry.output, &fresh) {
+                            // The new output replaces the old, whose records
+                            // are moved out as retractions, not cloned.
+                            let mut old =
+                                std::mem::replace(&mut entry.output, std::mem::take(&mut fresh));
+                            changes(&mut old, &entry.output, |record, diff| {
                                 session.give(((entry.key.clone(), record), time.clone(), diff));
-                            }
-                            std::mem::swap(&mut entry.output, &mut fresh);
+                            });
+                            fresh = old;
                             if entry.values.is_empty() && entry.output.is_empty() {
                                 state.forget(slot);
                             }
@@ -201,39 +239,71 @@ where
         .as_collection()
 }
 
-/// What turns `old` into `new` (both sorted and consolidated): each
-/// record whose count differs, with the difference.
-fn changes<O: Ord + Clone>(old: &[(O, isize)], new: &[(O, isize)]) -> Vec<(O, isize)> {
-    let mut changes = Vec::new();
-    let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
+/// An update of the input: `((key, value), time, diff)`.
+type Update<K, V, T> = ((K, V), T, isize);
+
+/// The updates of one epoch waiting for the frontier to pass it.
+struct Epoch<K, V, T> {
+    /// Containers whose every update is at this epoch, as received.
+    containers: Vec<Vec<Update<K, V, T>>>,
+    /// Updates of this epoch from containers of mixed times.
+    loose: Vec<Update<K, V, T>>,
+}
+
+impl<K, V, T> Default for Epoch<K, V, T> {
+    fn default() -> Self {
+        Epoch {
+            containers: Vec::new(),
+            loose: Vec::new(),
+        }
+    }
+}
+
+impl<K, V, T> IntoIterator for Epoch<K, V, T> {
+    type Item = Update<K, V, T>;
+    type IntoIter = std::iter::Chain<
+        std::iter::Flatten<std::vec::IntoIter<Vec<Update<K, V, T>>>>,
+        std::vec::IntoIter<Update<K, V, T>>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.containers.into_iter().flatten().chain(self.loose)
+    }
+}
+
+/// Emits what turns `old` into `new` (both sorted and consolidated): each
+/// record whose count differs, with the difference. `old` is drained:
+/// its records leave as retractions without a copy.
+fn changes<O: Ord + Clone>(
+    old: &mut Vec<(O, isize)>,
+    new: &[(O, isize)],
+    mut emit: impl FnMut(O, isize),
+) {
+    let mut old = old.drain(..).peekable();
+    let mut new = new.iter().peekable();
     loop {
-        match (old.peek(), new.peek()) {
-            (Some((was, before)), Some((is, after))) => match was.cmp(is) {
-                std::cmp::Ordering::Less => {
-                    changes.push((was.clone(), -before));
-                    old.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    changes.push((is.clone(), *after));
-                    new.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if before != after {
-                        changes.push((is.clone(), after - before));
-                    }
-                    old.next();
-                    new.next();
-                }
-            },
-            (Some((was, before)), None) => {
-                changes.push((was.clone(), -before));
-                old.next();
+        let order = match (old.peek(), new.peek()) {
+            (Some((was, _)), Some((is, _))) => was.cmp(is),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => return,
+        };
+        match order {
+            Ordering::Less => {
+                let (was, before) = old.next().expect("peeked");
+                emit(was, -before);
             }
-            (None, Some((is, after))) => {
-                changes.push((is.clone(), *after));
-                new.next();
+            Ordering::Greater => {
+                let (is, after) = new.next().expect("peeked");
+                emit(is.clone(), *after);
             }
-            (None, None) => return changes,
+            Ordering::Equal => {
+                let (_, before) = old.next().expect("peeked");
+                let (is, after) = new.next().expect("peeked");
+                if before != *after {
+                    emit(is.clone(), after - before);
+                }
+            }
         }
     }
 }
@@ -271,12 +341,19 @@ mod tests {
 
     /// The output of `reduce_total` and of differential's `reduce` on the
     /// same batches (one epoch each), every update with its epoch, sorted.
-    fn both(batches: Vec<Vec<((u8, u16), isize)>>) -> (Vec<Update>, Vec<Update>) {
+    /// With `retire`, each record is also retracted at epoch `value % 7`,
+    /// as retention does: updates of several epochs then share a message.
+    fn both(batches: Vec<Vec<((u8, u16), isize)>>, retire: bool) -> (Vec<Update>, Vec<Update>) {
         let (total, reference): (Captured, Captured) = timely::execute_directly(move |worker| {
             let (tx, rx) = std::sync::mpsc::channel();
             let (reference_tx, reference_rx) = std::sync::mpsc::channel();
             let mut input = worker.dataflow::<u64, _, _>(|scope| {
                 let (input, records) = scope.new_collection::<(u8, u16), isize>();
+                let records = if retire {
+                    crate::retention::retire(records, |(_, value)| u64::from(*value % 7))
+                } else {
+                    records
+                };
                 reduce_total("Total", records.clone(), |key, values, output| {
                     let values: Vec<(&u16, isize)> = values
                         .iter()
@@ -318,18 +395,24 @@ mod tests {
 
     #[test]
     fn changes_turn_the_old_output_into_the_new() {
-        let old = [(1, 1), (3, 2), (5, 1)];
+        let mut old = vec![(1, 1), (3, 2), (5, 1)];
         let new = [(2, 1), (3, 1), (5, 1), (6, 4)];
-        assert_eq!(changes(&old, &new), vec![(1, -1), (2, 1), (3, -1), (6, 4)]);
+        let mut emitted = Vec::new();
+        changes(&mut old, &new, |record, diff| emitted.push((record, diff)));
+        assert_eq!(emitted, vec![(1, -1), (2, 1), (3, -1), (6, 4)]);
+        assert!(old.is_empty());
     }
 
     #[test]
     fn a_key_comes_changes_and_goes() {
-        let (total, reference) = both(vec![
-            vec![((1, 3), 1), ((1, 4), 1)],
-            vec![((1, 3), -1)],
-            vec![((1, 4), -1)],
-        ]);
+        let (total, reference) = both(
+            vec![
+                vec![((1, 3), 1), ((1, 4), 1)],
+                vec![((1, 3), -1)],
+                vec![((1, 4), -1)],
+            ],
+            false,
+        );
         assert!(!total.is_empty());
         assert_eq!(total, reference);
     }
@@ -342,9 +425,10 @@ mod tests {
             batches in prop::collection::vec(
                 prop::collection::vec(((0u8..6, 0u16..12), prop_oneof![Just(1isize), Just(1), Just(-1), Just(2)]), 0..30),
                 1..6,
-            )
+            ),
+            retire in any::<bool>(),
         ) {
-            let (total, reference) = both(batches);
+            let (total, reference) = both(batches, retire);
             prop_assert_eq!(total, reference);
         }
     }
