@@ -18,7 +18,7 @@
 
 use differential_dataflow::VecCollection;
 use differential_dataflow::input::{Input, InputSession};
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact;
 use timely::dataflow::operators::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
@@ -37,6 +37,7 @@ use streamflix_operators::profit::{ProfitInputs, profit};
 use streamflix_operators::viewing::{RetireAt, prepare_viewing};
 
 use crate::clock::Retention;
+use crate::snapshots::Pipeline;
 
 use crate::output::{DeadLetterRow, Output, QualityCount, SharedStore};
 
@@ -114,6 +115,9 @@ pub struct Settings {
     pub calendar: Calendar,
     /// The restatement horizon; `None` keeps and restates everything.
     pub retention: Option<Retention>,
+    /// The pipelines the dataflow computes: every one by default. A
+    /// pipeline left out costs nothing and produces no rows.
+    pub pipelines: Vec<Pipeline>,
 }
 
 impl Settings {
@@ -121,7 +125,24 @@ impl Settings {
         Settings {
             calendar,
             retention: None,
+            pipelines: Pipeline::ALL.to_vec(),
         }
+    }
+
+    /// Only the pipelines built from `feeds`: those whose every upstream
+    /// feed ([`Pipeline::upstream`]) is among them. Without one of those,
+    /// a pipeline's tables would hold part of their inputs' figures, and
+    /// they would never be complete enough to publish.
+    pub fn with_feeds(mut self, feeds: &[Feed]) -> Settings {
+        self.pipelines
+            .retain(|pipeline| pipeline.upstream().iter().all(|feed| feeds.contains(feed)));
+        self
+    }
+
+    fn computes(&self, pipelines: &[Pipeline]) -> bool {
+        pipelines
+            .iter()
+            .any(|pipeline| self.pipelines.contains(pipeline))
     }
 }
 
@@ -154,72 +175,84 @@ pub fn build(
         let (dead_letters_in, dead_letters) = scope.new_collection::<DeadLetterRow, isize>();
         let (progress_in, progress) = scope.new_collection::<PartitionProgress, isize>();
 
+        let engagement_on = settings.computes(&[Pipeline::AggregateEngagement]);
+        let growth_on = settings.computes(&[Pipeline::DailyGrowth, Pipeline::AggregateGrowth]);
+        let profit_on = settings.computes(&[Pipeline::UnitProfit, Pipeline::AggregateProfit]);
+        let mut outputs: VecCollection<'_, Epoch, Output> = dead_letters
+            .map(Output::DeadLetter)
+            .concat(progress.map(Output::Progress));
+
         // One settlement of the experiment variants feeds both growth and
         // profit, and reports its data-quality issues once.
-        let assignments = assignments_in_force(experiment_assignments);
-        let assignment_issues = quality_count(
-            assignments.conflicting_duplicates.map(|_| ()),
-            Feed::ExperimentAssignments,
-            "conflicting_duplicate",
-        )
-        .concat(quality_count(
-            assignments.conflicting_assignments.map(|_| ()),
-            Feed::ExperimentAssignments,
-            "conflicting_assignment",
-        ));
-        let growth_outputs = growth_outputs(
-            GrowthInputs {
-                subscriptions,
-                variants: assignments.in_force.clone(),
-                flags: flags.clone(),
-                plan_catalog: plan_catalog.clone(),
-            },
-            calendar,
-        );
+        let mut variants = None;
+        if growth_on || profit_on {
+            let assignments = assignments_in_force(experiment_assignments);
+            outputs = outputs
+                .concat(quality_count(
+                    assignments.conflicting_duplicates.map(|_| ()),
+                    Feed::ExperimentAssignments,
+                    "conflicting_duplicate",
+                ))
+                .concat(quality_count(
+                    assignments.conflicting_assignments.map(|_| ()),
+                    Feed::ExperimentAssignments,
+                    "conflicting_assignment",
+                ));
+            variants = Some(assignments.in_force);
+        }
+        if let Some(variants) = variants.clone().filter(|_| growth_on) {
+            outputs = outputs.concat(growth_outputs(
+                GrowthInputs {
+                    subscriptions,
+                    variants,
+                    flags: flags.clone(),
+                    plan_catalog: plan_catalog.clone(),
+                },
+                calendar,
+            ));
+        }
         // Viewing is read once, for both engagement and profit.
-        let viewing = prepare_viewing(viewing, calendar, retire_viewing);
-        let profit = profit_outputs(
-            ProfitInputs {
-                viewing: viewing.copies,
-                billing,
-                ad_revenue,
-                content_costs,
-                operational_costs,
-                variants: assignments.in_force,
-                payment_settlements,
-                plan_catalog,
-                content_catalog,
-                fx_rates,
-                finance_gl,
-            },
-            settings,
-        );
-        let engagement = engagement(viewing.days, flags);
-        let conflicts = quality_count(
-            engagement.conflicting_duplicates.map(|_| ()),
-            Feed::Viewing,
-            "conflicting_duplicate",
-        );
-
-        let outputs: VecCollection<'_, Epoch, Output> = engagement
-            .daily
-            .map(Output::EngagementDaily)
-            .concat(engagement.weekly.map(Output::EngagementWeekly))
-            .concat(conflicts)
-            .concat(assignment_issues)
-            .concat(growth_outputs)
-            .concat(profit)
-            .concat(dead_letters.map(Output::DeadLetter))
-            .concat(progress.map(Output::Progress));
+        if engagement_on || profit_on {
+            let viewing = prepare_viewing(viewing, calendar, retire_viewing);
+            if let Some(variants) = variants.filter(|_| profit_on) {
+                outputs = outputs.concat(profit_outputs(
+                    ProfitInputs {
+                        viewing: viewing.copies,
+                        billing,
+                        ad_revenue,
+                        content_costs,
+                        operational_costs,
+                        variants,
+                        payment_settlements,
+                        plan_catalog,
+                        content_catalog,
+                        fx_rates,
+                        finance_gl,
+                    },
+                    settings,
+                ));
+            }
+            if engagement_on {
+                let engagement = engagement(viewing.days, flags);
+                outputs = outputs
+                    .concat(engagement.daily.map(Output::EngagementDaily))
+                    .concat(engagement.weekly.map(Output::EngagementWeekly))
+                    .concat(quality_count(
+                        engagement.conflicting_duplicates.map(|_| ()),
+                        Feed::Viewing,
+                        "conflicting_duplicate",
+                    ));
+            }
+        }
         let (probe, outputs) = outputs.probe();
         // Updates are held until the frontier passes their epoch, so that
         // the store always shows the outputs of whole epochs: what the
         // snapshot publisher reads is a consistent state, never half a batch.
         let mut pending: Vec<(Output, Epoch, isize)> = Vec::new();
-        outputs
-            .inner
-            .exchange(|_| 0)
-            .sink(Pipeline, "OutputStore", move |(input, frontier)| {
+        outputs.inner.exchange(|_| 0).sink(
+            pact::Pipeline,
+            "OutputStore",
+            move |(input, frontier)| {
                 input.for_each(|_time, updates| pending.append(updates));
                 let frontier = frontier.frontier();
                 let complete = |epoch: &Epoch| !frontier.less_equal(epoch);
@@ -251,7 +284,8 @@ pub fn build(
                 }
                 pending = kept;
                 store.set_frontier(frontier.first().copied());
-            });
+            },
+        );
 
         let inputs = FeedInputs {
             viewing: viewing_in,
