@@ -425,8 +425,11 @@ fn main() -> Result<()> {
             let summary = service::run_with_api(&config, &cluster, stop, shared)?;
             drop(server);
             eprintln!(
-                "streamflix run stopped: {} messages read, {} dead letters, {} snapshot revisions published",
-                summary.messages, summary.dead_letters, summary.revisions_published
+                "streamflix run stopped: {} messages read, {} dead letters ({} more sent by an earlier run), {} snapshot revisions published",
+                summary.messages,
+                summary.dead_letters,
+                summary.dead_letters_already_sent,
+                summary.revisions_published
             );
         }
         Command::DefaultConfig => print!("{}", streamflix_engine::config::DEFAULT_TOML),

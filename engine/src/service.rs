@@ -71,7 +71,10 @@ pub enum ServiceError {
 #[derive(Clone, Debug, Default)]
 pub struct ServiceSummary {
     pub messages: u64,
+    /// Dead letters sent to the dead-letter topics this run.
     pub dead_letters: u64,
+    /// Refused messages whose dead letter an earlier run had sent.
+    pub dead_letters_already_sent: u64,
     pub revisions_published: u64,
 }
 
@@ -149,6 +152,7 @@ pub fn run_with_api(
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|error| crate::config::ConfigError::new(error.to_string()))?;
     ensure_service_topics(config)?;
+    let feeds = config.kafka.feeds()?;
     let summary = Arc::new(Mutex::new(ServiceSummary::default()));
     let worker_summary = summary.clone();
     let config = config.clone();
@@ -156,7 +160,7 @@ pub fn run_with_api(
         let index = worker.index();
         let peers = worker.peers();
         let store = Arc::new(Mutex::new(OutputStore::default()));
-        let settings = Settings::new(calendar.clone());
+        let settings = Settings::new(calendar.clone()).with_feeds(&feeds);
         let (mut inputs, probe) = build(worker, &settings, store.clone());
         let mut source = KafkaSource::open(&config.kafka, index, peers)?;
         let mut dead_letter_topic = DeadLetterProducer::new(&config.kafka)?;
@@ -200,6 +204,7 @@ pub fn run_with_api(
                 }
             }
             batches.open += read;
+            dead_letter_topic.catch_up(false)?;
             let progress = source.progress(idle_after);
             if progress != reported {
                 for old in reported.drain(..) {
@@ -242,6 +247,14 @@ pub fn run_with_api(
             }
         }
         drop(inputs);
+        // Closing a consumer takes librdkafka a tenth of a second (rdkafka
+        // polls for it in 100 ms steps): it closes while the dataflow
+        // drains and the publisher publishes.
+        let read = source.read();
+        let closing = std::thread::Builder::new()
+            .name("kafka-source-close".into())
+            .spawn(move || drop(source))
+            .expect("the OS can start a thread");
         crate::dataflow::step_until(worker, || {
             probe.done() && (index != 0 || store.lock().map(|s| s.closed()).unwrap_or(true))
         });
@@ -253,13 +266,18 @@ pub fn run_with_api(
         let mut summary = worker_summary
             .lock()
             .expect("no thread panics while holding the summary");
-        summary.messages += source.read();
+        summary.messages += read;
         summary.dead_letters += dead_letter_topic.sent();
+        summary.dead_letters_already_sent += dead_letter_topic.already_held();
         if let Some(publishing) = publishing {
             summary.revisions_published += publishing.published_this_run;
             publishing.incidents.finish();
         }
-        tracing::info!(worker = index, messages = source.read(), "worker stopped");
+        drop(summary);
+        tracing::info!(worker = index, messages = read, "worker stopped");
+        closing
+            .join()
+            .map_err(|_| ServiceError::Worker("closing a kafka consumer panicked".into()))?;
         Ok(())
     })
     .map_err(ServiceError::Worker)?;

@@ -16,8 +16,9 @@
 //!   beginning, decoded, with a watermark, an idle flag and a caught-up
 //!   flag per partition.
 //! * [`dead_letters`]: unusable messages to `<topic>.dlq`.
-//! * [`snapshots`]: snapshot revisions to the snapshot topic, and reading
-//!   back what it already holds (after a restart).
+//! * [`snapshots`]: snapshot revisions to the snapshot topic.
+//! * [`read_back`]: what topics already hold, read at start: the snapshot
+//!   topic's revisions and the dead letters sent before a restart.
 //! * [`produce`]: loading JSONL feed files into their topics.
 //! * [`admin`]: creating the topics.
 //! * [`delivery`]: knowing that the broker took what was produced.
@@ -27,6 +28,7 @@ pub mod dead_letters;
 pub mod delivery;
 pub mod produce;
 mod producer;
+pub mod read_back;
 pub mod snapshots;
 pub mod source;
 

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
-
 use super::producer::ReliableProducer;
-use super::{KafkaError, KafkaSettings, METADATA_TIMEOUT};
+use super::{KafkaError, KafkaSettings};
+
+pub use super::read_back::read_topic;
 
 /// Publishes snapshot revisions.
 pub struct SnapshotProducer {
@@ -75,70 +74,6 @@ impl SnapshotProducer {
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer.flush(timeout)
     }
-}
-
-/// Every message of `topic` from its beginning up to its end at the time
-/// of the call, as (key, value), partition by partition in offset order.
-pub fn read_topic(
-    settings: &KafkaSettings,
-    topic: &str,
-) -> Result<Vec<(String, Vec<u8>)>, KafkaError> {
-    let mut config = settings.client_config();
-    // Partitions are assigned by hand; the id only names the client.
-    config.set("group.id", "streamflix-snapshot-reader");
-    // The topic is read whole at every start: nothing to commit.
-    config.set("enable.auto.commit", "false");
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(settings.error("creating a consumer"))?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-        .map_err(settings.error(format!("reading the metadata of {topic}")))?;
-    let mut messages = Vec::new();
-    for found in metadata.topics() {
-        if found.error().is_some() {
-            // The topic does not exist yet: nothing was published.
-            continue;
-        }
-        for partition in found.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition.id(), METADATA_TIMEOUT)
-                .map_err(settings.error(format!("reading the offsets of {topic}")))?;
-            if high <= low {
-                continue;
-            }
-            let mut assignment = TopicPartitionList::new();
-            assignment
-                .add_partition_offset(topic, partition.id(), Offset::Offset(low))
-                .map_err(settings.error("assigning a partition"))?;
-            consumer
-                .assign(&assignment)
-                .map_err(settings.error("assigning a partition"))?;
-            let mut next = low;
-            let deadline = std::time::Instant::now() + METADATA_TIMEOUT;
-            while next < high {
-                if std::time::Instant::now() > deadline {
-                    return Err(KafkaError::Other(format!(
-                        "reading {topic}/{} stopped at offset {next} of {high}: the broker did not deliver the rest within {METADATA_TIMEOUT:?}",
-                        partition.id()
-                    )));
-                }
-                match consumer.poll(Duration::from_millis(200)) {
-                    Some(Ok(message)) => {
-                        next = message.offset() + 1;
-                        let key = message
-                            .key()
-                            .map(|key| String::from_utf8_lossy(key).into_owned())
-                            .unwrap_or_default();
-                        messages.push((key, message.payload().unwrap_or_default().to_vec()));
-                    }
-                    Some(Err(error)) => tracing::warn!(%error, topic, "kafka read error, retrying"),
-                    None => {}
-                }
-            }
-        }
-    }
-    Ok(messages)
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use streamflix_connectors::kafka::dead_letters::{dlq_topic, headers};
 use streamflix_connectors::kafka::produce::produce_directory;
-use streamflix_model::Feed;
 
 use crate::support::*;
 
@@ -46,18 +45,7 @@ fn snapshots_equal_replay_and_bad_messages_reach_the_dead_letter_topics() {
     assert!(snapshots.values().all(|message| message.revision == 1));
 
     // Dead letters: every refused message, once, with its origin and reason.
-    let replay_letters = {
-        let out = tempfile::tempdir().unwrap();
-        let summary = streamflix_engine::replay::replay(
-            &streamflix_engine::replay::ReplayOptions::new(input.path(), out.path()),
-        )
-        .unwrap();
-        summary.dead_letters
-    };
-    let mut expected_per_feed: BTreeMap<Feed, u64> = BTreeMap::new();
-    for ((feed, _), count) in &replay_letters {
-        *expected_per_feed.entry(*feed).or_default() += count;
-    }
+    let expected_per_feed = replayed_dead_letters(input.path());
     assert!(
         expected_per_feed.values().sum::<u64>() > 0,
         "the generator injects malformed records"

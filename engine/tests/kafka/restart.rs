@@ -1,9 +1,11 @@
 //! The service killed with SIGKILL mid-stream and started again: the same
-//! final snapshots, and no revision published twice.
+//! final snapshots, no revision published twice, and no dead letter sent
+//! twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use streamflix_connectors::kafka::dead_letters::dlq_topic;
 use streamflix_connectors::kafka::produce::produce_directory;
 use streamflix_connectors::kafka::snapshots::read_topic;
 use streamflix_engine::snapshots::SnapshotMessage;
@@ -76,5 +78,28 @@ fn a_killed_service_restarts_without_loss_or_duplicate_revisions() {
                 pair[1].0, pair[0].0
             );
         }
+    }
+
+    // The restarted service read the refused messages of the first run
+    // again: each dead letter is on its topic once, none missing.
+    let expected_letters = replayed_dead_letters(input.path());
+    assert!(
+        expected_letters.values().sum::<u64>() > 0,
+        "the generator injects malformed records"
+    );
+    for (feed, count) in expected_letters {
+        let topic = dlq_topic(&kafka.topic(feed));
+        let keys: Vec<String> = read_topic(&kafka, &topic)
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        let distinct: BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            keys.len(),
+            "a dead letter sent twice to {topic}"
+        );
+        assert_eq!(keys.len() as u64, count, "dead letters on {topic}");
     }
 }

@@ -12,6 +12,7 @@ use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::replay::{ReplayOptions, replay};
 use streamflix_engine::snapshots::SnapshotMessage;
 use streamflix_generator::{Faults, GeneratorConfig, generate};
+use streamflix_model::Feed;
 use streamflix_model::table::Table;
 
 pub fn repo_root() -> PathBuf {
@@ -169,6 +170,17 @@ pub fn replayed(input: &Path) -> Vec<Table> {
     let mut options = ReplayOptions::new(input, out.path());
     options.cluster = ClusterArgs::single(2);
     replay(&options).expect("replay runs").tables
+}
+
+/// How many dead letters `streamflix replay` finds in `input`, per feed.
+pub fn replayed_dead_letters(input: &Path) -> BTreeMap<Feed, u64> {
+    let out = tempfile::tempdir().unwrap();
+    let summary = replay(&ReplayOptions::new(input, out.path())).expect("replay runs");
+    let mut per_feed: BTreeMap<Feed, u64> = BTreeMap::new();
+    for ((feed, _), count) in &summary.dead_letters {
+        *per_feed.entry(*feed).or_default() += count;
+    }
+    per_feed
 }
 
 /// The service, running as a child process.
