@@ -231,12 +231,15 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&results).with_context(|| format!("creating {}", results.display()))?;
     let json_path = results.join("replay_throughput.json");
     let md_path = results.join("replay_throughput.md");
+    // Asked before writing: the result files are tracked, so afterwards the
+    // tree would always look changed.
+    let commit = git_commit(&workspace);
     std::fs::write(
         &json_path,
-        serde_json::to_string_pretty(&report.json(&workspace))? + "\n",
+        serde_json::to_string_pretty(&report.json(commit.as_deref()))? + "\n",
     )
     .with_context(|| format!("writing {}", json_path.display()))?;
-    std::fs::write(&md_path, report.markdown(&workspace))
+    std::fs::write(&md_path, report.markdown(commit.as_deref()))
         .with_context(|| format!("writing {}", md_path.display()))?;
     println!("\nwrote {} and {}", json_path.display(), md_path.display());
     Ok(())
@@ -1081,14 +1084,14 @@ impl Report<'_> {
         text
     }
 
-    fn json(&self, workspace: &Path) -> Value {
+    fn json(&self, commit: Option<&str>) -> Value {
         let m = self.medians;
         json!({
             "benchmark": "replay_throughput",
             "label": self.knobs.label(),
             "reference_size": self.knobs.is_reference(),
             "when": jiff::Timestamp::now().to_string(),
-            "commit": git_commit(workspace),
+            "commit": commit,
             "machine": self.machine.json(),
             "knobs": {
                 "subscribers": self.knobs.subscribers,
@@ -1138,7 +1141,7 @@ impl Report<'_> {
         })
     }
 
-    fn markdown(&self, workspace: &Path) -> String {
+    fn markdown(&self, commit: Option<&str>) -> String {
         let m = self.medians;
         let mut md = String::new();
         let _ = writeln!(md, "# replay_throughput\n");
@@ -1147,7 +1150,7 @@ impl Report<'_> {
             md,
             "Written by `cargo bench -p streamflix-benches` (benches/benches/replay_throughput.rs) on {}, commit {}.\n",
             jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
-            git_commit(workspace).unwrap_or_else(|| "unknown".to_string())
+            commit.unwrap_or("unknown")
         );
         let _ = writeln!(
             md,
