@@ -74,27 +74,13 @@ where
 mod tests {
     use differential_dataflow::input::Input;
     use proptest::prelude::*;
-    use timely::dataflow::operators::capture::{Capture, Extract};
+    use timely::dataflow::operators::capture::Capture;
 
     use super::*;
     use crate::retention::retire;
+    use crate::testing::sorted_updates;
 
     type Updates = Vec<((u8, u64), u64, isize)>;
-
-    /// The updates `records` carries, as emitted, sorted.
-    fn emitted(
-        captured: std::sync::mpsc::Receiver<
-            timely::dataflow::operators::capture::Event<u64, Updates>,
-        >,
-    ) -> Updates {
-        let mut updates: Updates = captured
-            .extract()
-            .into_iter()
-            .flat_map(|(_, updates)| updates)
-            .collect();
-        updates.sort();
-        updates
-    }
 
     /// The updates after `presum` and without it (both consolidated), for
     /// batches of (record, diff), each record retired `delay` epochs after
@@ -123,7 +109,11 @@ mod tests {
             while worker.step() {}
             (rx, plain_rx, raw_rx)
         });
-        (emitted(summed), emitted(plain), emitted(raw).len())
+        (
+            sorted_updates(summed),
+            sorted_updates(plain),
+            sorted_updates(raw).len(),
+        )
     }
 
     #[test]

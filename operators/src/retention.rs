@@ -32,9 +32,10 @@ where
 #[cfg(test)]
 mod tests {
     use differential_dataflow::input::Input;
-    use timely::dataflow::operators::capture::{Capture, Extract};
+    use timely::dataflow::operators::capture::Capture;
 
     use super::*;
+    use crate::testing::sorted_updates;
 
     #[test]
     fn records_leave_at_their_retirement_epoch() {
@@ -58,14 +59,8 @@ mod tests {
             while worker.step() {}
             rx
         });
-        let mut updates: Vec<_> = captured
-            .extract()
-            .into_iter()
-            .flat_map(|(_, v)| v)
-            .collect();
-        updates.sort();
         assert_eq!(
-            updates,
+            sorted_updates(captured),
             vec![(1, 5, 1), (1, 11, -1), (3, 5, 1), (3, 13, -1)]
         );
     }

@@ -56,3 +56,17 @@ where
 {
     run(vec![input], build)
 }
+
+/// Every update a captured stream carried, as (data, time, diff), sorted:
+/// for comparing the exact updates of two streams, epochs included.
+pub fn sorted_updates<U: Ord + Clone + 'static>(
+    captured: std::sync::mpsc::Receiver<timely::dataflow::operators::capture::Event<u64, Vec<U>>>,
+) -> Vec<U> {
+    let mut updates: Vec<U> = captured
+        .extract()
+        .into_iter()
+        .flat_map(|(_, updates)| updates)
+        .collect();
+    updates.sort();
+    updates
+}

@@ -312,9 +312,10 @@ fn changes<O: Ord + Clone>(
 mod tests {
     use differential_dataflow::input::Input;
     use proptest::prelude::*;
-    use timely::dataflow::operators::capture::{Capture, Extract};
+    use timely::dataflow::operators::capture::Capture;
 
     use super::*;
+    use crate::testing::sorted_updates;
 
     /// Something of everything a reduction can do: outputs that come and
     /// go with the values (a count per parity, present only when odd),
@@ -381,16 +382,7 @@ mod tests {
             while worker.step() {}
             (rx, reference_rx)
         });
-        let sorted = |captured: Captured| {
-            let mut updates: Vec<Update> = captured
-                .extract()
-                .into_iter()
-                .flat_map(|(_, updates)| updates)
-                .collect();
-            updates.sort();
-            updates
-        };
-        (sorted(total), sorted(reference))
+        (sorted_updates(total), sorted_updates(reference))
     }
 
     #[test]
