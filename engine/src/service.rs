@@ -249,12 +249,13 @@ pub fn run_with_api(
         drop(inputs);
         // Closing a consumer takes librdkafka a tenth of a second (rdkafka
         // polls for it in 100 ms steps): it closes while the dataflow
-        // drains and the publisher publishes.
+        // drains and the publisher publishes. Should no thread start, the
+        // source went down with the refused closure, closed here.
         let read = source.read();
         let closing = std::thread::Builder::new()
             .name("kafka-source-close".into())
             .spawn(move || drop(source))
-            .expect("the OS can start a thread");
+            .ok();
         crate::dataflow::step_until(worker, || {
             probe.done() && (index != 0 || store.lock().map(|s| s.closed()).unwrap_or(true))
         });
@@ -275,9 +276,11 @@ pub fn run_with_api(
         }
         drop(summary);
         tracing::info!(worker = index, messages = read, "worker stopped");
-        closing
-            .join()
-            .map_err(|_| ServiceError::Worker("closing a kafka consumer panicked".into()))?;
+        if let Some(closing) = closing {
+            closing
+                .join()
+                .map_err(|_| ServiceError::Worker("closing a kafka consumer panicked".into()))?;
+        }
         Ok(())
     })
     .map_err(ServiceError::Worker)?;
