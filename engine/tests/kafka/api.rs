@@ -125,7 +125,7 @@ fn a_new_event_is_served_provisional_within_a_second_and_published_later_with_it
             with.path().join("viewing.jsonl"),
             format!("{viewing}{line}\n"),
         )?;
-        let tables = replayed(with.path());
+        let tables = replayed(with.path()).tables;
         let daily = tables
             .iter()
             .find(|t| t.name == "engagement_daily")

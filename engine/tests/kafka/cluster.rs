@@ -86,7 +86,7 @@ fn two_processes_publish_the_snapshots_of_one() {
         "too few snapshots in common"
     );
     // And both are what replay computes.
-    let tables = replayed(input.path());
+    let tables = replayed(input.path()).tables;
     assert_snapshots_match_replay(
         &pair_snapshots,
         &tables,

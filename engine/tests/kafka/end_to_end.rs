@@ -33,7 +33,8 @@ fn snapshots_equal_replay_and_bad_messages_reach_the_dead_letter_topics() {
         "no clean stop in the log:\n{log}"
     );
 
-    let tables = replayed(input.path());
+    let replay = replayed(input.path());
+    let tables = replay.tables;
     let snapshots = latest_snapshots(&work.path().join("snapshots"));
     let expected = due_engagement_weeks(input.path(), &tables);
     assert!(
@@ -45,7 +46,7 @@ fn snapshots_equal_replay_and_bad_messages_reach_the_dead_letter_topics() {
     assert!(snapshots.values().all(|message| message.revision == 1));
 
     // Dead letters: every refused message, once, with its origin and reason.
-    let expected_per_feed = replayed_dead_letters(input.path());
+    let expected_per_feed = replay.dead_letters;
     assert!(
         expected_per_feed.values().sum::<u64>() > 0,
         "the generator injects malformed records"

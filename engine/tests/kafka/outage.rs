@@ -40,7 +40,7 @@ fn the_service_rides_out_a_broker_outage() {
     service.wait_settled(first_count + second_count);
     service.terminate();
 
-    let tables = replayed(input.path());
+    let tables = replayed(input.path()).tables;
     let snapshots = latest_snapshots(&work.path().join("snapshots"));
     let expected = due_engagement_weeks(input.path(), &tables);
     assert_snapshots_match_replay(&snapshots, &tables, &expected);

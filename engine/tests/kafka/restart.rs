@@ -51,7 +51,8 @@ fn a_killed_service_restarts_without_loss_or_duplicate_revisions() {
     restarted.wait_settled(first_count + second_count);
     restarted.terminate();
 
-    let tables = replayed(input.path());
+    let replay = replayed(input.path());
+    let tables = replay.tables;
     let snapshots = latest_snapshots(&work.path().join("snapshots"));
     let expected = due_engagement_weeks(input.path(), &tables);
     assert_snapshots_match_replay(&snapshots, &tables, &expected);
@@ -82,7 +83,7 @@ fn a_killed_service_restarts_without_loss_or_duplicate_revisions() {
 
     // The restarted service read the refused messages of the first run
     // again: each dead letter is on its topic once, none missing.
-    let expected_letters = replayed_dead_letters(input.path());
+    let expected_letters = replay.dead_letters;
     assert!(
         expected_letters.values().sum::<u64>() > 0,
         "the generator injects malformed records"

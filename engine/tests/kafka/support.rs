@@ -164,23 +164,28 @@ pub fn halves(input: &Path) -> (tempfile::TempDir, tempfile::TempDir) {
     (first, second)
 }
 
-/// The tables `streamflix replay` writes for `input`.
-pub fn replayed(input: &Path) -> Vec<Table> {
+/// What `streamflix replay` makes of `input`.
+pub struct Replayed {
+    /// The tables it writes.
+    pub tables: Vec<Table>,
+    /// How many dead letters it finds, per feed.
+    pub dead_letters: BTreeMap<Feed, u64>,
+}
+
+/// Runs `streamflix replay` on `input` (2 workers).
+pub fn replayed(input: &Path) -> Replayed {
     let out = tempfile::tempdir().unwrap();
     let mut options = ReplayOptions::new(input, out.path());
     options.cluster = ClusterArgs::single(2);
-    replay(&options).expect("replay runs").tables
-}
-
-/// How many dead letters `streamflix replay` finds in `input`, per feed.
-pub fn replayed_dead_letters(input: &Path) -> BTreeMap<Feed, u64> {
-    let out = tempfile::tempdir().unwrap();
-    let summary = replay(&ReplayOptions::new(input, out.path())).expect("replay runs");
-    let mut per_feed: BTreeMap<Feed, u64> = BTreeMap::new();
+    let summary = replay(&options).expect("replay runs");
+    let mut dead_letters: BTreeMap<Feed, u64> = BTreeMap::new();
     for ((feed, _), count) in &summary.dead_letters {
-        *per_feed.entry(*feed).or_default() += count;
+        *dead_letters.entry(*feed).or_default() += count;
     }
-    per_feed
+    Replayed {
+        tables: summary.tables,
+        dead_letters,
+    }
 }
 
 /// The service, running as a child process.
