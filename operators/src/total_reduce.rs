@@ -298,10 +298,11 @@ fn changes<O: Ord + Clone>(
                 emit(is.clone(), *after);
             }
             Ordering::Equal => {
-                let (_, before) = old.next().expect("peeked");
-                let (is, after) = new.next().expect("peeked");
+                // The old record is owned already: it carries the change.
+                let (was, before) = old.next().expect("peeked");
+                let (_, after) = new.next().expect("peeked");
                 if before != *after {
-                    emit(is.clone(), after - before);
+                    emit(was, after - before);
                 }
             }
         }
