@@ -99,7 +99,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use streamflix_engine::clock::Retention;
+use streamflix_engine::clock::{HorizonDays, Retention};
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::replay::{ReplayOptions, replay};
 use streamflix_generator::{FEEDS, GeneratorConfig, generate};
@@ -576,9 +576,11 @@ fn run_streamflix(knobs: &Knobs, data: &Data) -> Result<(Run, tempfile::TempDir)
     let mut options = ReplayOptions::new(&data.dir, out.path());
     options.cluster = ClusterArgs::single(knobs.workers);
     options.progress = false;
-    options.settings.retention = knobs.retention_days.map(|days| Retention {
-        days,
-        calendar: options.settings.calendar.clone(),
+    options.settings.retention = knobs.retention_days.map(|days| {
+        Retention::new(
+            HorizonDays::uniform(days),
+            options.settings.calendar.clone(),
+        )
     });
 
     let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();

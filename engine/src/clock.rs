@@ -11,17 +11,23 @@
 //! enters at the current epoch and lands in the day it belongs to, and the
 //! figures it changes are restated.
 //!
-//! What bounds state is the *retention* (restatement horizon): a period is
-//! frozen once the watermark is `retention` past its end. Its published
-//! figures never change again; the records that fed it are retracted from
-//! the dataflow, and a record that arrives for a frozen period is a dead
-//! letter (`beyond_retention`). Without a retention (the default for
-//! `replay`), nothing is ever frozen.
+//! What bounds state is the *retention* (restatement horizons, one per kind
+//! of feed): a period is frozen once the watermark is its horizon past its
+//! end. Its published figures never change again; the state that fed it
+//! leaves the dataflow as the operators evict it (raw viewing when its day
+//! settles, compact facts when the last figure they feed freezes), and a
+//! record that arrives for a frozen period is a dead letter
+//! (`beyond_retention`). Without a retention (the default for `replay`),
+//! nothing is ever frozen.
 
+use serde::{Deserialize, Serialize};
 use streamflix_model::records::Record;
-use streamflix_model::{Calendar, Day, Instant};
+use streamflix_model::{Calendar, Day, Instant, Month};
+use streamflix_operators::engagement::LAST_DAY_FED;
+use streamflix_operators::retention::Horizons;
 
 use crate::dataflow::Epoch;
+use crate::output::Output;
 
 /// Default allowed lateness: one hour.
 pub const DEFAULT_LATENESS_MS: i64 = 3_600_000;
@@ -76,60 +82,136 @@ impl EpochClock {
     }
 }
 
-/// The restatement horizon.
+/// How many days after a period's end each kind of feed may still restate
+/// it. A record that arrives later is a dead letter (`beyond_retention`)
+/// and the period's figures are frozen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HorizonDays {
+    /// Viewing: a day's events are admitted until this many days after the
+    /// day ends; engagement periods freeze as long after their last day.
+    pub viewing_days: u32,
+    /// Subscriptions: the growth periods, by the event's day.
+    pub subscriptions_days: u32,
+    /// Billing, ad revenue, content and operational costs, settlements: a
+    /// month's profit, after the month ends.
+    pub money_days: u32,
+}
+
+impl HorizonDays {
+    /// The same horizon for every feed (replay's `--retention-days`).
+    pub fn uniform(days: u32) -> HorizonDays {
+        HorizonDays {
+            viewing_days: days,
+            subscriptions_days: days,
+            money_days: days,
+        }
+    }
+}
+
+/// Which horizon freezes a row: the pipeline it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Engagement,
+    Growth,
+    Profit,
+}
+
+/// The restatement horizons, on a calendar. Flags, experiment
+/// assignments, catalogs, FX rates and the GL are never refused: they are
+/// small and may concern any period (a late flag restates what is not yet
+/// frozen).
 #[derive(Clone, Debug)]
 pub struct Retention {
-    pub days: u32,
+    pub days: HorizonDays,
     pub calendar: Calendar,
 }
 
+const DAY_MS: Epoch = 86_400_000;
+
 impl Retention {
-    fn horizon_ms(&self) -> Epoch {
-        u64::from(self.days) * 86_400_000
+    pub fn new(days: HorizonDays, calendar: Calendar) -> Retention {
+        Retention { days, calendar }
     }
 
-    /// The epoch from which a period ending with `last_day` is frozen.
-    pub fn frozen_from(&self, last_day: Day) -> Epoch {
-        epoch_of(self.calendar.end_of(last_day)) + self.horizon_ms()
+    fn horizon_days(&self, class: Class) -> u32 {
+        match class {
+            Class::Engagement => self.days.viewing_days,
+            Class::Growth => self.days.subscriptions_days,
+            // A month's profit also reads its viewing (watch time).
+            Class::Profit => self.days.money_days.max(self.days.viewing_days),
+        }
     }
 
-    /// The epoch at which the viewing of `day` leaves the dataflow: when
-    /// both the last engagement figure it feeds (the 30-day window ending
-    /// 29 days later) and its month's profit are frozen.
-    pub fn viewing_retires_at(&self, day: Day) -> Epoch {
-        let reach = streamflix_operators::engagement::LAST_DAY_FED;
-        let month_end = day.month().next().first_day().plus(-1);
-        self.frozen_from(day.plus(reach).max(month_end))
+    fn frozen(&self, last_day: Day, class: Class) -> Epoch {
+        epoch_of(self.calendar.end_of(last_day)) + u64::from(self.horizon_days(class)) * DAY_MS
+    }
+
+    /// The epoch from which the row's period is frozen, for rows of
+    /// periods.
+    pub fn frozen_from(&self, row: &Output) -> Option<Epoch> {
+        let class = match row {
+            Output::EngagementDaily(_) | Output::EngagementWeekly(_) => Class::Engagement,
+            Output::GrowthDaily(_) | Output::GrowthDailyByVariant(_) | Output::GrowthWeekly(_) => {
+                Class::Growth
+            }
+            Output::ProfitSubscriberMonthly(_) | Output::ProfitMonthly(_) => Class::Profit,
+            Output::Quality(_) | Output::DeadLetter(_) | Output::Progress(_) => return None,
+        };
+        row.last_day().map(|day| self.frozen(day, class))
     }
 
     /// Refuses a record that arrives for a frozen period.
     pub fn admit(&self, record: &Record, epoch: Epoch) -> Result<(), String> {
-        if let Record::Viewing(event) = record {
-            let day = self.calendar.day_of(event.event_time);
-            if self.viewing_retires_at(day) <= epoch {
-                return Err(format!(
-                    "event day {day} is more than {} days behind the watermark: its periods are frozen (retention)",
-                    self.days
-                ));
+        let (what, last_day, class) = match record {
+            Record::Viewing(event) => {
+                let day = self.calendar.day_of(event.event_time);
+                (format!("event day {day}"), day, Class::Engagement)
             }
-            return Ok(());
-        }
-        // Money records feed their month's profit rows only.
-        let month = match record {
-            Record::Billing(bill) => bill.billing_period,
-            Record::AdRevenue(ad) => self.calendar.day_of(ad.event_time).month(),
-            Record::ContentCost(line) => line.period,
-            Record::OperationalCost(line) => line.period,
-            Record::PaymentSettlement(settlement) => settlement.date.month(),
-            _ => return Ok(()),
+            Record::Subscription(event) => {
+                let day = self.calendar.day_of(event.event_time);
+                (format!("event day {day}"), day, Class::Growth)
+            }
+            record => {
+                let month = match record {
+                    Record::Billing(bill) => bill.billing_period,
+                    Record::AdRevenue(ad) => self.calendar.day_of(ad.event_time).month(),
+                    Record::ContentCost(line) => line.period,
+                    Record::OperationalCost(line) => line.period,
+                    Record::PaymentSettlement(settlement) => settlement.date.month(),
+                    _ => return Ok(()),
+                };
+                let last_day = month.next().first_day().plus(-1);
+                (format!("month {month}"), last_day, Class::Profit)
+            }
         };
-        if self.frozen_from(month.next().first_day().plus(-1)) <= epoch {
+        if self.frozen(last_day, class) <= epoch {
             return Err(format!(
-                "month {month} ended more than {} days before the watermark: its profit figures are frozen (retention)",
-                self.days
+                "{what} ended more than {} days before the watermark: its {} figures are frozen (retention); raise the {} horizon to restate this far back",
+                self.horizon_days(class),
+                match class {
+                    Class::Engagement => "engagement",
+                    Class::Growth => "growth",
+                    Class::Profit => "profit",
+                },
+                record.feed().name(),
             ));
         }
         Ok(())
+    }
+}
+
+impl Horizons<Epoch> for Retention {
+    fn viewing_settles(&self, day: Day) -> Epoch {
+        self.frozen(day, Class::Engagement)
+    }
+
+    fn engagement_expires(&self, day: Day) -> Epoch {
+        self.frozen(day.plus(LAST_DAY_FED), Class::Engagement)
+    }
+
+    fn profit_expires(&self, month: Month) -> Epoch {
+        self.frozen(month.next().first_day().plus(-1), Class::Profit)
     }
 }
 
@@ -149,15 +231,18 @@ mod tests {
     }
 
     #[test]
-    fn periods_freeze_after_the_horizon() {
+    fn periods_freeze_after_their_feeds_horizon() {
         let calendar = Calendar::central();
-        let retention = Retention {
-            days: 10,
-            calendar: calendar.clone(),
-        };
+        let retention = Retention::new(
+            HorizonDays {
+                viewing_days: 3,
+                subscriptions_days: 7,
+                money_days: 10,
+            },
+            calendar.clone(),
+        );
         let day = Day::parse("2026-11-02").unwrap();
         let end = epoch_of(calendar.end_of(day));
-        assert_eq!(retention.frozen_from(day), end + 10 * 86_400_000);
         let event = |day: &str| {
             let start = calendar.start_of(Day::parse(day).unwrap());
             Record::Viewing(streamflix_model::records::Viewing {
@@ -172,25 +257,16 @@ mod tests {
                 received_at: None,
             })
         };
-        // Viewing freezes with the 30-day window ending 29 days later...
-        let now = retention.frozen_from(day.plus(29));
-        assert_eq!(retention.viewing_retires_at(day), now);
-        assert!(retention.admit(&event("2026-11-03"), now).is_ok());
-        assert!(retention.admit(&event("2026-11-02"), now).is_err());
-        // ...or with its month's profit, when that is later: October 1st's
-        // window ends on the 30th, its month on the 31st.
-        let october_first = Day::parse("2026-10-01").unwrap();
-        let october_frozen = retention.frozen_from(Day::parse("2026-10-31").unwrap());
-        assert_eq!(retention.viewing_retires_at(october_first), october_frozen);
-        assert!(
-            retention
-                .admit(&event("2026-10-01"), october_frozen - 1)
-                .is_ok()
-        );
-        assert!(
-            retention
-                .admit(&event("2026-10-01"), october_frozen)
-                .is_err()
+        // A day's viewing settles 3 days after the day; what it built
+        // stays until its last MAU window (29 days on) freezes too.
+        let settles = end + 3 * DAY_MS;
+        assert_eq!(retention.viewing_settles(day), settles);
+        assert!(retention.admit(&event("2026-11-02"), settles - 1).is_ok());
+        assert!(retention.admit(&event("2026-11-02"), settles).is_err());
+        assert!(retention.admit(&event("2026-11-03"), settles).is_ok());
+        assert_eq!(
+            retention.engagement_expires(day),
+            epoch_of(calendar.end_of(day.plus(29))) + 3 * DAY_MS
         );
         // A cost line freezes with its month, 10 days after the month ends.
         let line = |period: &str| {
@@ -202,13 +278,28 @@ mod tests {
                 currency: streamflix_model::Currency::USD,
             })
         };
-        let november_frozen = retention.frozen_from(Day::parse("2026-11-30").unwrap());
+        let november = streamflix_model::Month::parse("2026-11").unwrap();
+        let november_frozen =
+            epoch_of(calendar.end_of(Day::parse("2026-11-30").unwrap())) + 10 * DAY_MS;
+        assert_eq!(retention.profit_expires(november), november_frozen);
         assert!(
             retention
                 .admit(&line("2026-11"), november_frozen - 1)
                 .is_ok()
         );
-        assert!(retention.admit(&line("2026-11"), november_frozen).is_err());
+        let refused = retention
+            .admit(&line("2026-11"), november_frozen)
+            .unwrap_err();
+        assert!(refused.contains("month 2026-11"), "{refused}");
+        assert!(refused.contains("operational_costs"), "{refused}");
         assert!(retention.admit(&line("2026-12"), november_frozen).is_ok());
+        // A flag is never refused.
+        let flag = Record::AccountFlag(streamflix_model::records::AccountFlag {
+            event_id: "f".into(),
+            event_time: calendar.start_of(day),
+            subscriber_id: "s".into(),
+            flag: streamflix_model::records::FlagKind::Test,
+        });
+        assert!(retention.admit(&flag, u64::MAX).is_ok());
     }
 }

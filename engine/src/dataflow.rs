@@ -28,13 +28,14 @@ use std::rc::Rc;
 use streamflix_connectors::kafka::source::PartitionProgress;
 use streamflix_model::records::*;
 
-use streamflix_model::{Calendar, Day, Feed};
+use streamflix_model::{Calendar, Feed};
 use streamflix_operators::assignments::assignments_in_force;
 use streamflix_operators::currency::PositionedRate;
 use streamflix_operators::engagement::engagement;
 use streamflix_operators::growth::{GrowthInputs, growth};
 use streamflix_operators::profit::{ProfitInputs, profit};
-use streamflix_operators::viewing::{RetireAt, prepare_viewing};
+use streamflix_operators::retention::{Horizons, SharedHorizons};
+use streamflix_operators::viewing::prepare_viewing;
 
 use crate::clock::Retention;
 use crate::snapshots::Pipeline;
@@ -153,9 +154,10 @@ pub fn build(
     store: SharedStore,
 ) -> (FeedInputs, ProbeHandle<Epoch>) {
     let calendar = &settings.calendar;
-    let retire_viewing: Option<RetireAt<Epoch>> = settings.retention.clone().map(|retention| {
-        Rc::new(move |day: Day| retention.viewing_retires_at(day)) as RetireAt<Epoch>
-    });
+    let horizons: SharedHorizons<Epoch> = settings
+        .retention
+        .clone()
+        .map(|retention| Rc::new(retention) as Rc<dyn Horizons<Epoch>>);
     let freeze = settings.retention.clone();
     worker.dataflow::<Epoch, _, _>(|scope| {
         let (viewing_in, viewing) = scope.new_collection();
@@ -213,7 +215,7 @@ pub fn build(
         }
         // Viewing is read once, for both engagement and profit.
         if engagement_on || profit_on {
-            let viewing = prepare_viewing(viewing, calendar, retire_viewing);
+            let viewing = prepare_viewing(viewing, calendar, horizons);
             if let Some(variants) = variants.filter(|_| profit_on) {
                 outputs = outputs.concat(profit_outputs(
                     ProfitInputs {
@@ -272,12 +274,10 @@ pub fn build(
                     }
                     // A frozen period keeps its figures: changes after the
                     // horizon are its inputs being retired, not news.
-                    let frozen = match (&freeze, row.last_day()) {
-                        (Some(retention), Some(last_day)) => {
-                            epoch >= retention.frozen_from(last_day)
-                        }
-                        _ => false,
-                    };
+                    let frozen = freeze
+                        .as_ref()
+                        .and_then(|retention| retention.frozen_from(&row))
+                        .is_some_and(|frozen_from| epoch >= frozen_from);
                     if !frozen {
                         store.apply(row, diff as i64);
                     }

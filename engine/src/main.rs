@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use streamflix_connectors::kafka::produce::produce_directory;
 use streamflix_engine::api::RunbooksDesk;
-use streamflix_engine::clock::Retention;
+use streamflix_engine::clock::{HorizonDays, Retention};
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::config::ServiceConfig;
 use streamflix_engine::demo::{DemoPaths, failing_checks, render, render_transposed};
@@ -180,9 +180,13 @@ struct RunArgs {
     #[arg(long = "format", value_enum, default_values_t = vec![TableFormat::Csv])]
     formats: Vec<TableFormat>,
     /// Freeze periods this many days after their end and drop their
-    /// state (default: keep everything, restate anything).
+    /// state, for every feed (default: keep everything, restate anything).
     #[arg(long)]
     retention_days: Option<u32>,
+    /// Records a worker reads before it advances the epoch: larger batches
+    /// cost less CPU, smaller ones less memory.
+    #[arg(long, default_value_t = streamflix_engine::replay::DEFAULT_BATCH_RECORDS)]
+    batch_records: usize,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -197,12 +201,12 @@ impl RunArgs {
         let mut options = ReplayOptions::new(input, out);
         options.cluster = self.cluster.clone();
         let calendar = Calendar::new(&self.time_zone)?;
-        options.settings.retention = self.retention_days.map(|days| Retention {
-            days,
-            calendar: calendar.clone(),
-        });
+        options.settings.retention = self
+            .retention_days
+            .map(|days| Retention::new(HorizonDays::uniform(days), calendar.clone()));
         options.settings.calendar = calendar;
         options.formats = self.formats.clone();
+        options.batch_records = self.batch_records;
         options.progress = !self.quiet;
         Ok(options)
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use streamflix_engine::clock::Retention;
+use streamflix_engine::clock::{HorizonDays, Retention};
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, replay};
 use streamflix_generator::{Faults, GenerateSummary, GeneratorConfig, generate};
@@ -263,10 +263,8 @@ fn replay_with_a_retention_longer_than_the_lateness_equals_the_oracle() {
         let out = tempfile::tempdir().unwrap();
         let mut options = ReplayOptions::new(input.path(), out.path());
         options.cluster = ClusterArgs::single(workers);
-        options.settings.retention = Some(Retention {
-            days: 5,
-            calendar: calendar.clone(),
-        });
+        options.settings.retention =
+            Some(Retention::new(HorizonDays::uniform(5), calendar.clone()));
         // Small batches, so that periods freeze while the replay goes on.
         options.batch_records = 2_000;
         let summary = replay(&options).expect("replay succeeds");

@@ -1,26 +1,49 @@
-//! A restatement horizon keeps state bounded, and the figures it freezes
-//! are the right ones.
+//! A restatement horizon keeps state bounded in bytes, and the figures it
+//! freezes are the right ones.
+//!
+//! A test binary of its own: it counts every byte the process allocates
+//! and frees (`stats_alloc`), so that what the dataflow holds is measured
+//! as memory, not as arrangement update counts (the hash-map state of the
+//! per-event operators has no such count). Its tests take turns, so that
+//! one test's allocations never land in another's figures.
 
+#[allow(dead_code)] // each test binary uses part of the helpers
+mod support;
+
+use std::alloc::System;
 use std::sync::{Arc, Mutex};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use streamflix_engine::clock::Retention;
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use streamflix_engine::clock::{HorizonDays, Retention};
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::dataflow::Settings;
 use streamflix_engine::memory::{Batch, run_batches_observed};
-use streamflix_engine::output::Output;
+use streamflix_engine::output::{Output, OutputStore};
 use streamflix_engine::state_size::StateSize;
 use streamflix_model::records::{Record, Viewing};
 use streamflix_model::{Calendar, Day, Instant, Micros};
 
 use crate::support::{engagement_rows, oracle};
 
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// One test at a time: the allocator's counts are the whole process's.
+static TURN: Mutex<()> = Mutex::new(());
+
 const DAYS: i32 = 120;
 
-/// A few subscribers watching a little every day for `DAYS` days, one
-/// batch per day in event-time order.
-fn daily_batches(calendar: &Calendar) -> Vec<Vec<Viewing>> {
+/// Bytes allocated and not yet freed, process-wide.
+fn bytes_held() -> i64 {
+    let stats = GLOBAL.stats();
+    stats.bytes_allocated as i64 - stats.bytes_deallocated as i64
+}
+
+/// `subscribers` subscribers watching a little every day for `DAYS` days,
+/// one batch per day in event-time order.
+fn daily_batches(calendar: &Calendar, subscribers: u32) -> Vec<Vec<Viewing>> {
     let mut rng = StdRng::seed_from_u64(7);
     let first = Day::parse("2026-01-05").unwrap();
     let mut next_id = 0;
@@ -28,9 +51,9 @@ fn daily_batches(calendar: &Calendar) -> Vec<Vec<Viewing>> {
         .map(|offset| {
             let day = first.plus(offset);
             let mut events = Vec::new();
-            for subscriber in 0..6 {
+            for subscriber in 0..subscribers {
                 let start = calendar.start_of(day).0 + rng.random_range(0..80_000) * 1_000_000_000;
-                for beat in 0..rng.random_range(1..6) {
+                for beat in 0..rng.random_range(1..12) {
                     next_id += 1;
                     events.push(Viewing {
                         event_id: format!("e{next_id}").into(),
@@ -51,70 +74,95 @@ fn daily_batches(calendar: &Calendar) -> Vec<Vec<Viewing>> {
         .collect()
 }
 
-/// Runs the batches and returns the store and the state held after each.
-fn run(
-    retention: Option<u32>,
-    calendar: &Calendar,
-) -> (
-    streamflix_engine::output::OutputStore,
-    Vec<i64>,
-    Vec<Viewing>,
-) {
-    let batches = daily_batches(calendar);
-    let all: Vec<Viewing> = batches.iter().flatten().cloned().collect();
-    let batches = batches
-        .into_iter()
+fn settings(horizon: Option<u32>, calendar: &Calendar) -> Settings {
+    let mut settings = Settings::new(calendar.clone());
+    settings.retention =
+        horizon.map(|days| Retention::new(HorizonDays::uniform(days), calendar.clone()));
+    settings
+}
+
+fn as_batches(days: Vec<Vec<Viewing>>) -> Vec<Batch> {
+    days.into_iter()
         .map(|events| Batch {
             records: events.into_iter().map(Record::Viewing).collect(),
             dead_letters: vec![],
         })
-        .collect();
-    let mut settings = Settings::new(calendar.clone());
-    settings.retention = retention.map(|days| Retention {
-        days,
-        calendar: calendar.clone(),
-    });
+        .collect()
+}
+
+/// Runs the batches and returns the store and the bytes held after each.
+fn run(
+    horizon: Option<u32>,
+    days: Vec<Vec<Viewing>>,
+    calendar: &Calendar,
+) -> (OutputStore, Vec<i64>) {
     let sizes = Arc::new(Mutex::new(Vec::new()));
     let observed = sizes.clone();
     let store = run_batches_observed(
-        batches,
+        as_batches(days),
         &ClusterArgs::single(2),
-        &settings,
+        &settings(horizon, calendar),
         &StateSize::default(),
-        move |_, state| {
-            observed.lock().unwrap().push(state.updates());
+        move |_, _| {
+            let held = bytes_held();
+            observed.lock().unwrap().push(held);
         },
     )
     .expect("the dataflow runs");
     let sizes = sizes.lock().unwrap().clone();
-    (store, sizes, all)
+    (store, sizes)
 }
 
 #[test]
-fn state_stays_bounded_with_a_retention_and_grows_without() {
+fn bytes_held_stay_flat_with_a_horizon_and_grow_without() {
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let calendar = Calendar::central();
-    let (_, bounded, _) = run(Some(5), &calendar);
-    let (_, unbounded, _) = run(None, &calendar);
-    let middle = DAYS as usize / 2;
-    let last = DAYS as usize - 1;
-    assert!(
-        bounded[last] as f64 <= bounded[middle] as f64 * 1.25,
-        "with a 5-day retention state went from {} to {} updates",
-        bounded[middle],
-        bounded[last]
+    let days = daily_batches(&calendar, 300);
+    let events: usize = days.iter().map(Vec::len).sum();
+    // A first small run takes the process's one-time allocations (the
+    // time-zone database, thread-local caches) out of the figures.
+    run(Some(5), daily_batches(&calendar, 2), &calendar);
+    let (_, unbounded) = run(None, days.clone(), &calendar);
+    let (_, bounded) = run(Some(5), days, &calendar);
+    // What the state grew by since the first day: a process's fixed
+    // costs (thread stacks, channel buffers, what an earlier test run
+    // left to the allocator) fall out.
+    let held = |sizes: &[i64], day: usize| (sizes[day] - sizes[0]) as f64;
+    let (middle, last) = (DAYS as usize / 2 - 1, DAYS as usize - 1);
+    eprintln!(
+        "{events} events: with a 5-day horizon {:.1} MB at day 60, {:.1} MB at day 120; without {:.1} MB, {:.1} MB",
+        held(&bounded, middle) / 1e6,
+        held(&bounded, last) / 1e6,
+        held(&unbounded, middle) / 1e6,
+        held(&unbounded, last) / 1e6,
     );
     assert!(
-        unbounded[last] as f64 >= unbounded[middle] as f64 * 1.5,
-        "without retention state should grow: {} then {}",
-        unbounded[middle],
-        unbounded[last]
+        held(&bounded, last) <= held(&bounded, middle) * 1.2,
+        "with a 5-day horizon the bytes held went from {} at day 60 to {} at day 120",
+        held(&bounded, middle),
+        held(&bounded, last)
+    );
+    assert!(
+        held(&unbounded, last) >= held(&unbounded, middle) * 1.5,
+        "without a horizon state must grow: {} then {}",
+        held(&unbounded, middle),
+        held(&unbounded, last)
+    );
+    assert!(
+        held(&bounded, last) <= held(&unbounded, last) / 2.0,
+        "a 5-day horizon should hold well under half of 120 days' state: {} against {}",
+        held(&bounded, last),
+        held(&unbounded, last)
     );
 }
 
 #[test]
 fn frozen_figures_equal_the_oracle() {
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let calendar = Calendar::central();
-    let (store, _, all) = run(Some(5), &calendar);
+    let days = daily_batches(&calendar, 6);
+    let all: Vec<Viewing> = days.iter().flatten().cloned().collect();
+    let (store, _) = run(Some(5), days, &calendar);
     let expected = oracle::engagement(&all, &[], &calendar);
     let (daily, weekly) = engagement_rows(&store);
     assert_eq!(daily, expected.daily);
@@ -129,35 +177,56 @@ fn frozen_figures_equal_the_oracle() {
 }
 
 #[test]
-fn events_for_frozen_periods_are_dead_letters() {
+fn a_late_event_inside_the_horizon_restates_as_the_oracle_says() {
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let calendar = Calendar::central();
-    let mut batches = daily_batches(&calendar);
-    let mut stale = batches[0][0].clone();
+    let mut days = daily_batches(&calendar, 6);
+    // An event of day 100 arrives with day 103: three days late, inside a
+    // five-day horizon. It makes a new subscriber active on day 100.
+    let mut late = days[100][0].clone();
+    late.event_id = "late".into();
+    late.subscriber_id = "newcomer".into();
+    late.watch_seconds = Micros::from_units(120);
+    days[103].push(late);
+    let all: Vec<Viewing> = days.iter().flatten().cloned().collect();
+    let (store, _) = run(Some(5), days, &calendar);
+    let expected = oracle::engagement(&all, &[], &calendar);
+    let (daily, weekly) = engagement_rows(&store);
+    assert_eq!(daily, expected.daily);
+    assert_eq!(weekly, expected.weekly);
+    assert!(store.dead_letters().is_empty());
+}
+
+#[test]
+fn events_beyond_the_horizon_are_dead_letters_and_change_nothing() {
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let calendar = Calendar::central();
+    let days = daily_batches(&calendar, 6);
+    let (clean, _) = run(Some(5), days.clone(), &calendar);
+    let mut with_stale = days;
+    let mut stale = with_stale[90][0].clone();
     stale.event_id = "stale".into();
-    let late_batch = batches.len() - 1;
-    batches[late_batch].push(stale);
-    let batches = batches
-        .into_iter()
-        .map(|events| Batch {
-            records: events.into_iter().map(Record::Viewing).collect(),
-            dead_letters: vec![],
-        })
-        .collect();
-    let mut settings = Settings::new(calendar.clone());
-    settings.retention = Some(Retention {
-        days: 5,
-        calendar: calendar.clone(),
-    });
-    let store = run_batches_observed(
-        batches,
-        &ClusterArgs::single(1),
-        &settings,
-        &StateSize::default(),
-        |_, _| {},
-    )
-    .expect("the dataflow runs");
+    stale.subscriber_id = "newcomer".into();
+    let late_batch = with_stale.len() - 1;
+    with_stale[late_batch].push(stale);
+    let (store, _) = run(Some(5), with_stale, &calendar);
     let letters = store.dead_letters();
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!(letters[0].kind, "beyond_retention");
     assert!(letters[0].raw.contains("stale"));
+    assert!(
+        letters[0].reason.contains("frozen"),
+        "{}",
+        letters[0].reason
+    );
+    let without_letters = |store: &OutputStore| {
+        store
+            .rows()
+            .unwrap()
+            .into_iter()
+            .filter(|row| !matches!(row, Output::DeadLetter(_)))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_letters(&store), without_letters(&clean));
 }

@@ -10,4 +10,3 @@ mod incremental;
 mod profit_oracle;
 mod profit_restatement;
 mod replay_oracle;
-mod retention;

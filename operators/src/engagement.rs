@@ -23,6 +23,7 @@ use streamflix_model::{Day, Fingerprint};
 
 use crate::Time;
 use crate::exclusion::{flagged_subscribers, split_excluded};
+use crate::expire::expire;
 use crate::facts::{as_facts, rows_from_facts};
 use crate::median::twice_median;
 use crate::rolling::rolling_window_ends;
@@ -167,7 +168,8 @@ pub fn engagement<'s, T: Time>(
     viewing: ViewingDays<'s, T>,
     flags: VecCollection<'s, T, AccountFlag>,
 ) -> Engagement<'s, T> {
-    let day_outputs = subscriber_days(viewing.inputs);
+    let horizons = viewing.horizons;
+    let day_outputs = subscriber_days(viewing.inputs, horizons.clone());
     let [conflicts, all_days]: [_; 2] = split(day_outputs, 2, |(_, output)| match output {
         DayOutput::Conflicts(_) => 0,
         DayOutput::Summary(_) => 1,
@@ -182,6 +184,14 @@ pub fn engagement<'s, T: Time>(
         .concat(viewing.cross_day_conflicts)
         .distinct();
 
+    // A subscriber-day's summary is the compact fact that outlives its
+    // heartbeats: it stays until the last figure it feeds is frozen.
+    let all_days = match horizons {
+        Some(horizons) => expire("SubscriberDayFacts", all_days, move |((_, day), _)| {
+            horizons.engagement_expires(*day)
+        }),
+        None => all_days,
+    };
     let flagged = flagged_subscribers(flags);
     let (counted, excluded) = split_excluded(
         all_days.flat_map(|((subscriber, day), output)| match output {

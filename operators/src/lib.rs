@@ -61,6 +61,7 @@ pub mod currency;
 pub mod engagement;
 pub mod event_dedup;
 pub mod exclusion;
+pub mod expire;
 pub mod facts;
 pub mod growth;
 pub mod lifecycle;

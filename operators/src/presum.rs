@@ -77,8 +77,7 @@ mod tests {
     use timely::dataflow::operators::capture::Capture;
 
     use super::*;
-    use crate::retention::retire;
-    use crate::testing::sorted_updates;
+    use crate::testing::{retire, sorted_updates};
 
     type Updates = Vec<((u8, u64), u64, isize)>;
 

@@ -968,6 +968,7 @@ mod tests {
                 viewing: ViewingCopies {
                     copies: none(&records),
                     surplus: none(&records),
+                    horizons: None,
                 },
                 billing: records.clone().flat_map(|r| match r {
                     In::Bill(b) => Some(b),

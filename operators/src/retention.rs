@@ -1,67 +1,36 @@
-//! Retiring records when they leave the restatement horizon.
+//! The restatement horizons, as the operators see them.
 //!
-//! Every record is inserted when it arrives and, in the same breath,
-//! scheduled for retraction at the epoch its data can no longer change a
-//! figure anyone may restate (see the engine's retention policy). When the
-//! frontier passes that epoch, the record's insertion and retraction cancel
-//! and differential dataflow compacts it out of every arrangement it
-//! reached: windows, sessions, dedup state. State then holds only the
-//! horizon, however long the engine runs. A record that arrives after its
-//! own retirement epoch cancels at once.
+//! The engine decides how long each feed may restate its periods (see its
+//! retention policy) and refuses records that arrive beyond that. The
+//! operators only need to know, in epochs, when each piece of their state
+//! stops being needed:
+//!
+//! * a day's raw viewing events settle when no event of that day can be
+//!   admitted any more: the deduplication and subscriber-day state forget
+//!   them then, without a word ([`crate::total_reduce`]);
+//! * the compact facts built from them (one summary per subscriber-day)
+//!   stay until the last engagement figure they feed is frozen, and are
+//!   retracted then ([`crate::expire`]);
+//! * watch time per (content, subscriber, month) stays until the month's
+//!   profit is frozen.
+//!
+//! Without horizons (`None`, replay's default) everything is kept and can
+//! be restated for ever.
 
-use differential_dataflow::{Data, VecCollection};
+use std::rc::Rc;
 
-use crate::Time;
+use streamflix_model::{Day, Month};
 
-/// Schedules each record's retraction at `retire_at(record)`.
-pub fn retire<'s, T, D, F>(
-    records: VecCollection<'s, T, D>,
-    retire_at: F,
-) -> VecCollection<'s, T, D>
-where
-    T: Time,
-    D: Data,
-    F: Fn(&D) -> T + 'static,
-{
-    records.join_function(move |record| {
-        let at = retire_at(&record);
-        [(record.clone(), T::minimum(), 1isize), (record, at, -1)]
-    })
+/// When each piece of viewing-derived state may go, in epochs.
+pub trait Horizons<T> {
+    /// From this epoch no viewing event of `day` is admitted.
+    fn viewing_settles(&self, day: Day) -> T;
+    /// From this epoch no engagement figure fed by the viewing of `day`
+    /// can change.
+    fn engagement_expires(&self, day: Day) -> T;
+    /// From this epoch the profit figures of `month` cannot change.
+    fn profit_expires(&self, month: Month) -> T;
 }
 
-#[cfg(test)]
-mod tests {
-    use differential_dataflow::input::Input;
-    use timely::dataflow::operators::capture::Capture;
-
-    use super::*;
-    use crate::testing::sorted_updates;
-
-    #[test]
-    fn records_leave_at_their_retirement_epoch() {
-        let captured = timely::execute_directly(|worker| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let mut input = worker.dataflow::<u64, _, _>(|scope| {
-                let (input, records) = scope.new_collection::<u64, isize>();
-                retire(records, |value| value + 10)
-                    .consolidate()
-                    .inner
-                    .capture_into(tx);
-                input
-            });
-            input.advance_to(5);
-            input.insert(3); // retires at 13
-            input.insert(1); // retires at 11
-            input.advance_to(12);
-            input.insert(0); // retires at 10, already past: never visible
-            input.advance_to(20);
-            input.close();
-            while worker.step() {}
-            rx
-        });
-        assert_eq!(
-            sorted_updates(captured),
-            vec![(1, 5, 1), (1, 11, -1), (3, 5, 1), (3, 13, -1)]
-        );
-    }
-}
+/// The horizons an operator is given: none keeps everything.
+pub type SharedHorizons<T> = Option<Rc<dyn Horizons<T>>>;

@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use streamflix_model::{Day, Fingerprint, Id, Instant, fingerprint};
 
 use crate::Time;
-use crate::total_reduce::reduce_total;
+use crate::retention::SharedHorizons;
+use crate::total_reduce::reduce_total_settling;
 
 /// Gaps longer than this split sessions; exactly 30 minutes does not.
 pub const SESSION_GAP_NANOS: i64 = 30 * 60 * 1_000_000_000;
@@ -217,14 +218,22 @@ impl DaySummary {
     }
 }
 
-/// Summarizes each subscriber-day of heartbeats.
+/// Summarizes each subscriber-day of heartbeats. With `horizons`, a
+/// subscriber-day's heartbeats are forgotten once its day settles; its
+/// summary lives on downstream.
 pub fn subscriber_days<'s, T: Time>(
     inputs: VecCollection<'s, T, ((Fingerprint, Day), DayInput)>,
+    horizons: SharedHorizons<T>,
 ) -> VecCollection<'s, T, ((Fingerprint, Day), DayOutput)> {
     // Scratch space reused across calls: this runs once per subscriber-day.
     let mut by_id: Vec<usize> = Vec::new();
     let mut dropped: Vec<bool> = Vec::new();
-    reduce_total(
+    let settles = move |(_, day): &(Fingerprint, Day), _: &[(DayInput, isize)]| {
+        horizons
+            .as_ref()
+            .map(|horizons| horizons.viewing_settles(*day))
+    };
+    reduce_total_settling(
         "SubscriberDay",
         inputs,
         move |_key, inputs: &[(DayInput, isize)], output: &mut Vec<(DayOutput, isize)>| {
@@ -272,6 +281,7 @@ pub fn subscriber_days<'s, T: Time>(
                 output.push((DayOutput::Summary(summarize(kept)), 1));
             }
         },
+        settles,
     )
 }
 

@@ -70,3 +70,21 @@ pub fn sorted_updates<U: Ord + Clone + 'static>(
     updates.sort();
     updates
 }
+
+/// Schedules each record's retraction at `retire_at(record)` as it
+/// arrives: updates of several epochs then travel in one message, which
+/// the operators must handle (retention used to work this way).
+pub fn retire<'s, T, D, F>(
+    records: differential_dataflow::VecCollection<'s, T, D>,
+    retire_at: F,
+) -> differential_dataflow::VecCollection<'s, T, D>
+where
+    T: crate::Time,
+    D: differential_dataflow::Data,
+    F: Fn(&D) -> T + 'static,
+{
+    records.join_function(move |record| {
+        let at = retire_at(&record);
+        [(record.clone(), T::minimum(), 1isize), (record, at, -1)]
+    })
+}

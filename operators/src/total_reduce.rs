@@ -19,6 +19,15 @@
 //! between the new output and the previous one is emitted at that epoch.
 //! A key whose values and output are both empty is forgotten. The tests
 //! compare it with `reduce` on random batches.
+//!
+//! **Settling.** [`reduce_total_settling`] also asks, for each key it
+//! recomputes, the epoch from which no update can reach the key any more
+//! (its restatement horizon: the engine refuses records beyond it). Once
+//! the frontier passes that epoch the key is forgotten, values and output
+//! alike, *without* emitting anything: downstream keeps the last output
+//! as a compact fact for as long as it needs it (see
+//! [`crate::expire`]). An update that still reaches a forgotten key
+//! starts it afresh from that update alone.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -37,16 +46,18 @@ use crate::Time;
 
 /// One key's state: its values with their counts, sorted by value, and
 /// the output `logic` last returned for them.
-struct KeyState<K, V, O> {
+struct KeyState<K, V, O, T> {
     key: K,
     /// Most keys hold one value (one copy of an event): kept inline.
     values: SmallVec<[(V, isize); 1]>,
     output: Vec<(O, isize)>,
     /// Changed in the epoch being processed.
     touched: bool,
+    /// The epoch from which the key settles, when it has one.
+    settles: Option<T>,
 }
 
-impl<K, V: Ord, O> KeyState<K, V, O> {
+impl<K, V: Ord, O, T> KeyState<K, V, O, T> {
     fn update(&mut self, value: V, diff: isize) {
         match self.values.binary_search_by(|(held, _)| held.cmp(&value)) {
             Ok(at) => {
@@ -68,13 +79,13 @@ const CHUNK: usize = 4096;
 
 /// Every key's state, in a slab indexed by a hash map: an update looks its
 /// key up once, and the keys an epoch touched are then revisited by slot.
-struct State<K, V, O> {
-    chunks: Vec<Vec<KeyState<K, V, O>>>,
+struct State<K, V, O, T> {
+    chunks: Vec<Vec<KeyState<K, V, O, T>>>,
     free: Vec<usize>,
     index: HashMap<K, usize, foldhash::fast::RandomState>,
 }
 
-impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
+impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
     fn new() -> Self {
         State {
             chunks: Vec::new(),
@@ -83,7 +94,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
         }
     }
 
-    fn get(&mut self, slot: usize) -> &mut KeyState<K, V, O> {
+    fn get(&mut self, slot: usize) -> &mut KeyState<K, V, O, T> {
         &mut self.chunks[slot / CHUNK][slot % CHUNK]
     }
 
@@ -97,6 +108,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
             values: SmallVec::new(),
             output: Vec::new(),
             touched: false,
+            settles: None,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -125,6 +137,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
         self.index.remove(&entry.key);
         entry.values = SmallVec::new();
         entry.output = Vec::new();
+        entry.settles = None;
         self.free.push(slot);
     }
 }
@@ -135,7 +148,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O> State<K, V, O> {
 pub fn reduce_total<'s, T, K, V, O, L>(
     name: &str,
     input: VecCollection<'s, T, (K, V)>,
-    mut logic: L,
+    logic: L,
 ) -> VecCollection<'s, T, (K, O)>
 where
     T: Time,
@@ -143,6 +156,26 @@ where
     V: ExchangeData + Ord,
     O: ExchangeData + Ord,
     L: FnMut(&K, &[(V, isize)], &mut Vec<(O, isize)>) + 'static,
+{
+    reduce_total_settling(name, input, logic, |_: &K, _: &[(V, isize)]| None)
+}
+
+/// [`reduce_total`], forgetting each key silently once the frontier has
+/// passed `settles(key, values)` (evaluated whenever the key changes;
+/// `None` keeps it).
+pub fn reduce_total_settling<'s, T, K, V, O, L, S>(
+    name: &str,
+    input: VecCollection<'s, T, (K, V)>,
+    mut logic: L,
+    mut settles: S,
+) -> VecCollection<'s, T, (K, O)>
+where
+    T: Time,
+    K: ExchangeData + Hash + Eq,
+    V: ExchangeData + Ord,
+    O: ExchangeData + Ord,
+    L: FnMut(&K, &[(V, isize)], &mut Vec<(O, isize)>) + 'static,
+    S: FnMut(&K, &[(V, isize)]) -> Option<T> + 'static,
 {
     let exchange = Exchange::new(|((key, _), _, _): &((K, V), T, isize)| key.hashed());
     input
@@ -154,7 +187,10 @@ where
                 let mut pending: BTreeMap<T, Epoch<K, V, T>> = BTreeMap::new();
                 // Covers every pending epoch: the least of them or earlier.
                 let mut held: Option<Capability<T>> = None;
-                let mut state: State<K, V, O> = State::new();
+                let mut state: State<K, V, O, T> = State::new();
+                // Slots by the epoch they settle at; a slot is checked
+                // against its key's own `settles` when the time comes.
+                let mut settling: BTreeMap<T, Vec<usize>> = BTreeMap::new();
                 let mut touched: Vec<usize> = Vec::new();
                 let mut fresh: Vec<(O, isize)> = Vec::new();
                 move |(input, frontier), output| {
@@ -221,6 +257,26 @@ where
                             });
                             fresh = old;
                             if entry.values.is_empty() && entry.output.is_empty() {
+                                state.forget(slot);
+                                continue;
+                            }
+                            let at = settles(&entry.key, &entry.values);
+                            if at != entry.settles {
+                                if let Some(at) = &at {
+                                    settling.entry(at.clone()).or_default().push(slot);
+                                }
+                                entry.settles = at;
+                            }
+                        }
+                    }
+                    // Keys past their horizon leave without a word.
+                    while let Some(due) = settling.first_entry() {
+                        if frontier.less_equal(due.key()) {
+                            break;
+                        }
+                        let (at, slots) = due.remove_entry();
+                        for slot in slots {
+                            if state.get(slot).settles.as_ref() == Some(&at) {
                                 state.forget(slot);
                             }
                         }
@@ -352,7 +408,7 @@ mod tests {
             let mut input = worker.dataflow::<u64, _, _>(|scope| {
                 let (input, records) = scope.new_collection::<(u8, u16), isize>();
                 let records = if retire {
-                    crate::retention::retire(records, |(_, value)| u64::from(*value % 7))
+                    crate::testing::retire(records, |(_, value)| u64::from(*value % 7))
                 } else {
                     records
                 };
@@ -408,6 +464,60 @@ mod tests {
         );
         assert!(!total.is_empty());
         assert_eq!(total, reference);
+    }
+
+    /// A key settles at epoch `key` here: once the frontier has passed it,
+    /// it is forgotten without a retraction, and a later value starts it
+    /// afresh.
+    #[test]
+    fn a_settled_key_is_forgotten_silently() {
+        let captured: Captured = timely::execute_directly(|worker| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, records) = scope.new_collection::<(u8, u16), isize>();
+                reduce_total_settling(
+                    "Settling",
+                    records,
+                    |_key, values: &[(u16, isize)], output: &mut Vec<(u32, isize)>| {
+                        let total: u32 = values.iter().map(|(value, _)| u32::from(*value)).sum();
+                        output.push((total, 1));
+                    },
+                    |key: &u8, _: &[(u16, isize)]| Some(u64::from(*key)),
+                )
+                .inner
+                .capture_into(tx);
+                input
+            });
+            input.insert((2, 10)); // epoch 0
+            input.insert((9, 1));
+            input.advance_to(1);
+            input.insert((2, 5)); // key 2 now holds 15
+            input.advance_to(3);
+            input.flush();
+            for _ in 0..10 {
+                worker.step();
+            }
+            // Key 2 has settled (the frontier is past 2): this value
+            // meets no state. Key 9 has not: its value adds up.
+            input.insert((2, 7));
+            input.insert((9, 2));
+            input.advance_to(4);
+            input.close();
+            while worker.step() {}
+            rx
+        });
+        assert_eq!(
+            sorted_updates(captured),
+            vec![
+                ((2, 7), 3, 1),
+                ((2, 10), 0, 1),
+                ((2, 10), 1, -1),
+                ((2, 15), 1, 1),
+                ((9, 1), 0, 1),
+                ((9, 1), 3, -1),
+                ((9, 3), 3, 1),
+            ]
+        );
     }
 
     proptest! {

@@ -8,25 +8,20 @@
 //! deduplication rules; profit receives a compact copy of each event with
 //! the surplus copies to subtract.
 //!
-//! With a restatement horizon, each event is retired once, at the later
-//! of the two pipelines' horizons for it ([`crate::retention`]): a copy must
-//! leave deduplication no earlier than the figures it corrects freeze.
-
-use std::rc::Rc;
+//! With restatement horizons ([`crate::retention`]), raw events leave the
+//! state once their day can no longer receive events, and what was built
+//! from them stays as compact facts for as long as a figure may change:
+//! nothing is retracted in advance.
 
 use differential_dataflow::VecCollection;
 use streamflix_model::records::Viewing;
 use streamflix_model::{Calendar, Day, Fingerprint, fingerprint};
 
 use crate::Time;
-use crate::retention::retire;
+use crate::retention::SharedHorizons;
 use crate::split::fork;
 use crate::subscriber_day::{ContentKey, DayInput, Heartbeat};
 use crate::viewing_dedup::{ViewCopy, dedup_viewing};
-
-/// When the viewing of a day leaves the restatement horizon: the epoch at
-/// which its events are retracted from every operator.
-pub type RetireAt<T> = Rc<dyn Fn(Day) -> T>;
 
 /// What engagement reads of viewing.
 #[allow(missing_debug_implementations)] // collections have no Debug
@@ -35,6 +30,7 @@ pub struct ViewingDays<'s, T: Time> {
     pub inputs: VecCollection<'s, T, ((Fingerprint, Day), DayInput)>,
     /// Events whose copies fall in different subscriber-days.
     pub cross_day_conflicts: VecCollection<'s, T, Fingerprint>,
+    pub horizons: SharedHorizons<T>,
 }
 
 /// What profit reads of viewing: every copy, and the copies that do not
@@ -44,6 +40,7 @@ pub struct ViewingCopies<'s, T: Time> {
     /// `(event, copy)`.
     pub copies: VecCollection<'s, T, (Fingerprint, ViewCopy)>,
     pub surplus: VecCollection<'s, T, ViewCopy>,
+    pub horizons: SharedHorizons<T>,
 }
 
 /// The viewing feed, prepared for both pipelines.
@@ -57,17 +54,8 @@ pub struct PreparedViewing<'s, T: Time> {
 pub fn prepare_viewing<'s, T: Time>(
     viewing: VecCollection<'s, T, Viewing>,
     calendar: &Calendar,
-    retire_at: Option<RetireAt<T>>,
+    horizons: SharedHorizons<T>,
 ) -> PreparedViewing<'s, T> {
-    let viewing = match retire_at {
-        Some(retire_at) => {
-            let calendar = calendar.clone();
-            retire(viewing, move |event: &Viewing| {
-                retire_at(calendar.day_of(event.event_time))
-            })
-        }
-        None => viewing,
-    };
     let day_of = calendar.clone();
     let (keyed_copies, beats) = fork("PrepareViewing", viewing, move |event: Viewing| {
         let day = day_of.day_of(event.event_time);
@@ -96,7 +84,7 @@ pub fn prepare_viewing<'s, T: Time>(
             ((subscriber, day), DayInput::Beat(beat)),
         )
     });
-    let corrections = dedup_viewing(keyed_copies.clone(), calendar);
+    let corrections = dedup_viewing(keyed_copies.clone(), calendar, horizons.clone());
     let inputs = beats.concat(
         corrections
             .suppressions
@@ -106,10 +94,12 @@ pub fn prepare_viewing<'s, T: Time>(
         days: ViewingDays {
             inputs,
             cross_day_conflicts: corrections.conflicts,
+            horizons: horizons.clone(),
         },
         copies: ViewingCopies {
             copies: keyed_copies,
             surplus: corrections.surplus,
+            horizons,
         },
     }
 }

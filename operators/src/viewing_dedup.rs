@@ -21,14 +21,17 @@
 //! The state is a compact copy of each event, keyed by the event's
 //! fingerprint, in a hash map ([`crate::total_reduce`]): the largest
 //! per-event state in the dataflow after the subscriber-days, so it exists
-//! once.
+//! once. With horizons an event is forgotten once the latest day its copies
+//! fall on settles: a copy can no longer arrive then, and what was emitted
+//! for it stays where it went.
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use streamflix_model::{Calendar, Day, Fingerprint, Instant};
 
 use crate::Time;
-use crate::total_reduce::reduce_total;
+use crate::retention::SharedHorizons;
+use crate::total_reduce::reduce_total_settling;
 
 /// What deduplication needs to know of one viewing event, kept small: the
 /// state holds one per event.
@@ -94,9 +97,17 @@ pub struct Corrections<'s, T: Time> {
 pub fn dedup_viewing<'s, T: Time>(
     copies: VecCollection<'s, T, (Fingerprint, ViewCopy)>,
     calendar: &Calendar,
+    horizons: SharedHorizons<T>,
 ) -> Corrections<'s, T> {
+    let settle_calendar = calendar.clone();
+    // Copies are sorted by time first: the last is the latest.
+    let settles = move |_event: &Fingerprint, copies: &[(ViewCopy, isize)]| {
+        let horizons = horizons.as_ref()?;
+        let latest = &copies.last()?.0;
+        Some(horizons.viewing_settles(settle_calendar.day_of(latest.time)))
+    };
     let calendar = calendar.clone();
-    let corrections = reduce_total(
+    let corrections = reduce_total_settling(
         "ViewingCopies",
         copies,
         move |_event, copies: &[(ViewCopy, isize)], output: &mut Vec<(Correction, isize)>| {
@@ -131,6 +142,7 @@ pub fn dedup_viewing<'s, T: Time>(
                     .map(|(subscriber, day)| (Correction::Suppress(subscriber, day), 1)),
             );
         },
+        settles,
     );
     let surplus = corrections
         .clone()
@@ -177,7 +189,7 @@ mod tests {
 
     fn corrections(batches: Vec<Vec<(Fingerprint, ViewCopy)>>) -> Vec<(Out, isize)> {
         run(batches, |copies| {
-            let corrections = dedup_viewing(copies, &Calendar::central());
+            let corrections = dedup_viewing(copies, &Calendar::central(), None);
             corrections
                 .surplus
                 .map(Out::Surplus)

@@ -9,12 +9,14 @@
 //! so differential's consolidation does the summing and the state
 //! downstream is one entry per (content, subscriber, month), not per event;
 //! the surplus copies that deduplication reports
-//! ([`crate::viewing_dedup`]) take theirs back.
+//! ([`crate::viewing_dedup`]) take theirs back. With horizons, a month's
+//! watch time is retracted once its profit is frozen ([`crate::expire`]).
 
 use differential_dataflow::VecCollection;
 use streamflix_model::{Calendar, Fingerprint, Instant, Month};
 
 use crate::Time;
+use crate::expire::expire;
 use crate::presum::presum;
 use crate::viewing::ViewingCopies;
 use crate::viewing_dedup::ViewCopy;
@@ -71,16 +73,21 @@ pub fn monthly_watch<'s, T: Time>(
             )
         })
     };
+    let horizons = viewing.horizons;
     let watch_time = viewing
         .copies
         .explode(move |(_, copy)| watch(&copy, &mut months));
     // A subscriber's heartbeats on one title mostly share a key: summed
     // before the exchange, they travel as one record.
-    presum("WatchTime", watch_time).concat(
-        viewing.surplus.explode(move |copy| {
-            watch(&copy, &mut surplus_months).map(|(key, micros)| (key, -micros))
+    let watch_time = presum("WatchTime", watch_time).concat(viewing.surplus.explode(move |copy| {
+        watch(&copy, &mut surplus_months).map(|(key, micros)| (key, -micros))
+    }));
+    match horizons {
+        Some(horizons) => expire("WatchFacts", watch_time, move |(_, (_, month))| {
+            horizons.profit_expires(*month)
         }),
-    )
+        None => watch_time,
+    }
 }
 
 #[cfg(test)]
