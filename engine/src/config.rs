@@ -11,6 +11,8 @@ use figment::providers::{Format, Toml};
 use serde::{Deserialize, Serialize};
 use streamflix_connectors::kafka::KafkaSettings;
 
+use crate::clock::HorizonDays;
+
 /// The compiled-in defaults, documented key by key.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -22,8 +24,33 @@ pub struct ServiceConfig {
     pub snapshots: SnapshotConfig,
     pub service: LoopConfig,
     pub runbooks: RunbooksConfig,
+    pub retention: RetentionConfig,
     /// The query API, dashboards and `/metrics`.
     pub api: streamflix_api::ApiConfig,
+}
+
+/// The restatement horizons: how long after a period's end each kind of
+/// feed may still change it (see `clock::Retention`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// `false` keeps every record and restates any period, as `replay`
+    /// does by default: state then grows with history.
+    pub enabled: bool,
+    pub viewing_days: u32,
+    pub subscriptions_days: u32,
+    pub money_days: u32,
+}
+
+impl RetentionConfig {
+    /// The horizons in force, `None` when retention is off.
+    pub fn horizons(&self) -> Option<HorizonDays> {
+        self.enabled.then_some(HorizonDays {
+            viewing_days: self.viewing_days,
+            subscriptions_days: self.subscriptions_days,
+            money_days: self.money_days,
+        })
+    }
 }
 
 /// Where the runbooks come from and where incidents go.
@@ -164,6 +191,11 @@ impl ServiceConfig {
                 "time.idle_timeout_seconds must be more than 0".into(),
             ));
         }
+        if self.retention.enabled && self.retention.viewing_days == 0 {
+            return Err(ConfigError(
+                "retention.viewing_days must be at least 1: a day's viewing must be able to arrive after the day (set retention.enabled = false to keep everything)".into(),
+            ));
+        }
         if self.service.batch_messages == 0 {
             return Err(ConfigError(
                 "service.batch_messages must be at least 1".into(),
@@ -236,6 +268,14 @@ mod tests {
         assert!(config.api.enabled);
         assert_eq!(config.api.bind.to_string(), "127.0.0.1:8080");
         assert!(config.api.tokens.is_empty());
+        assert_eq!(
+            config.retention.horizons(),
+            Some(HorizonDays {
+                viewing_days: 3,
+                subscriptions_days: 35,
+                money_days: 35,
+            })
+        );
         let overridden =
             ServiceConfig::load_from(Some(&file), env(&[("KAFKA_BOOTSTRAP", "env:1")])).unwrap();
         assert_eq!(overridden.kafka.bootstrap, "env:1");

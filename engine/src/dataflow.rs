@@ -22,9 +22,13 @@ use timely::dataflow::channels::pact;
 use timely::dataflow::operators::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::vec::Broadcast;
 use timely::worker::Worker;
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use streamflix_connectors::dead_letter::DeadLetter;
 use streamflix_connectors::kafka::source::PartitionProgress;
 use streamflix_model::records::*;
 
@@ -58,6 +62,8 @@ macro_rules! feed_inputs {
             /// What each Kafka partition's reader knows (watermark, idle,
             /// caught up); replay leaves it empty.
             pub progress: InputSession<Epoch, PartitionProgress, isize>,
+            /// Every worker's partition reports, as they reach this worker.
+            pub cluster: ClusterProgress,
         }
 
         impl FeedInputs {
@@ -108,6 +114,42 @@ feed_inputs! {
     content_catalog: ContentCatalog => ContentCatalog,
     devices: Device => Device,
     finance_gl: FinanceGl => FinanceGl,
+}
+
+/// The partition reports of every worker of the cluster, broadcast through
+/// the dataflow: what lets each worker move its epoch with the cluster's
+/// watermark rather than only its own partitions' (see the service).
+#[derive(Clone, Debug, Default)]
+pub struct ClusterProgress(Rc<RefCell<HashMap<PartitionProgress, isize>>>);
+
+impl ClusterProgress {
+    /// The latest report of every partition heard of.
+    pub fn partitions(&self) -> Vec<PartitionProgress> {
+        let mut latest: BTreeMap<(String, i32), PartitionProgress> = BTreeMap::new();
+        for (report, count) in self.0.borrow().iter() {
+            if *count <= 0 {
+                continue;
+            }
+            let key = (report.topic.clone(), report.partition);
+            // While a report is replaced both may be held: the later one
+            // has read more, or as much and is further along.
+            if latest.get(&key).is_none_or(|known| {
+                (known.messages, known.max_event_ms) < (report.messages, report.max_event_ms)
+            }) {
+                latest.insert(key, report.clone());
+            }
+        }
+        latest.into_values().collect()
+    }
+
+    fn update(&self, report: PartitionProgress, diff: isize) {
+        let mut reports = self.0.borrow_mut();
+        let count = reports.entry(report.clone()).or_insert(0);
+        *count += diff;
+        if *count == 0 {
+            reports.remove(&report);
+        }
+    }
 }
 
 /// What every pipeline needs to know besides its input.
@@ -182,7 +224,7 @@ pub fn build(
         let profit_on = settings.computes(&[Pipeline::UnitProfit, Pipeline::AggregateProfit]);
         let mut outputs: VecCollection<'_, Epoch, Output> = dead_letters
             .map(Output::DeadLetter)
-            .concat(progress.map(Output::Progress));
+            .concat(progress.clone().map(Output::Progress));
 
         // One settlement of the experiment variants feeds both growth and
         // profit, and reports its data-quality issues once.
@@ -246,6 +288,19 @@ pub fn build(
                     ));
             }
         }
+        let cluster = ClusterProgress::default();
+        let heard = cluster.clone();
+        progress.inner.clone().broadcast().sink(
+            pact::Pipeline,
+            "ClusterProgress",
+            move |(input, _frontier)| {
+                input.for_each(|_time, reports| {
+                    for (report, _, diff) in reports.drain(..) {
+                        heard.update(report, diff);
+                    }
+                });
+            },
+        );
         let (probe, outputs) = outputs.probe();
         // Updates are held until the frontier passes their epoch, so that
         // the store always shows the outputs of whole epochs: what the
@@ -304,6 +359,7 @@ pub fn build(
             finance_gl: finance_gl_in,
             dead_letters: dead_letters_in,
             progress: progress_in,
+            cluster,
         };
         (inputs, probe)
     })
@@ -351,6 +407,17 @@ pub struct Refused {
 }
 
 impl Refused {
+    /// The dead letter of a record read from a Kafka partition.
+    pub fn letter(self, topic: &str, partition: i32, offset: u64) -> DeadLetter {
+        DeadLetter {
+            feed: self.feed,
+            position: format!("{topic}/{partition}:{offset}"),
+            reason: self.reason,
+            raw: self.raw,
+            kind: self.kind,
+        }
+    }
+
     pub fn at(self, source: &str, line: u64) -> DeadLetterRow {
         DeadLetterRow {
             feed: self.feed,
@@ -369,7 +436,7 @@ pub fn admit(settings: &Settings, record: &Record, epoch: Epoch) -> Result<(), R
     match &settings.retention {
         Some(retention) => retention.admit(record, epoch).map_err(|reason| Refused {
             feed: record.feed(),
-            kind: "beyond_retention",
+            kind: crate::incidents::BEYOND_RETENTION,
             reason,
             // The bytes were valid: the record as decoded stands for them.
             raw: serde_json::to_string(record).unwrap_or_default(),

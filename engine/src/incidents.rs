@@ -249,6 +249,19 @@ impl ServiceIncidents {
         self.tell(said);
     }
 
+    /// Records refused beyond their restatement horizon so far, per feed:
+    /// a Sev-3 ticket for every pipeline that reads the feed.
+    pub fn refused(&mut self, counts: &BTreeMap<Feed, u64>, now: Timestamp) {
+        let mut said = Vec::new();
+        for (feed, count) in counts {
+            said.extend(
+                self.manager
+                    .report_beyond_retention(feed.name(), *count, now),
+            );
+        }
+        self.tell(said);
+    }
+
     /// Feed progress, escalations and operator actions, once caught up
     /// (before that every period looks late and every feed busy).
     pub fn tick(&mut self, progress: &[PartitionProgress], caught_up: bool, now: Timestamp) {
@@ -478,30 +491,53 @@ pub struct ReplayAssessment {
     pub book: IncidentBook,
 }
 
+/// Dead letters refused as beyond their restatement horizon, per feed.
+pub fn beyond_retention(letters: &[crate::output::DeadLetterRow]) -> BTreeMap<Feed, u64> {
+    let mut counts = BTreeMap::new();
+    for letter in letters
+        .iter()
+        .filter(|letter| letter.kind == BEYOND_RETENTION)
+    {
+        *counts.entry(letter.feed).or_default() += 1;
+    }
+    counts
+}
+
+/// The reason kind of a record refused beyond its horizon.
+pub const BEYOND_RETENTION: &str = "beyond_retention";
+
 /// Runs the runbooks over a finished replay: check rows, the latest
-/// complete period of each table, feed lateness and stalls, escalations up
+/// complete period of each table, feed lateness and stalls, records
+/// refused beyond their horizon (`refused`, per feed), escalations up
 /// to the end of the data. Starts afresh in `out` (a replay is a new
 /// assessment) and writes `incidents.json` and `incidents.jsonl` there.
+/// An input with no valid event time has no data clock: nothing is
+/// assessed (`None`), and no incident opened.
 pub fn assess_replay(
     runbooks: Arc<Runbooks>,
     tables: &[Table],
+    refused: &BTreeMap<Feed, u64>,
     input: &Path,
     out: &Path,
     calendar: &streamflix_model::Calendar,
     lateness_ms: i64,
-) -> Result<ReplayAssessment, IncidentsError> {
+) -> Result<Option<ReplayAssessment>, IncidentsError> {
     let files = StateFiles::new(out);
     for stale in [files.book_path(), files.log_path(), files.actions_path()] {
         let _ = std::fs::remove_file(stale);
     }
     let times = feed_data_times(input, calendar);
-    let now = times
+    // The data's clock is its greatest event time: without one there is
+    // no clock, and nothing can be judged late or stalled.
+    let Some(now) = times
         .iter()
         .filter(|(feed, _)| feed.is_event_feed())
         .map(|(_, ms)| *ms)
         .max()
         .map(timestamp_ms)
-        .unwrap_or(Timestamp::UNIX_EPOCH);
+    else {
+        return Ok(None);
+    };
     let mut manager = IncidentManager::new(runbooks.clone(), IncidentBook::default());
     manager.set_data_clock(true);
     let mut said = Vec::new();
@@ -529,6 +565,9 @@ pub fn assess_replay(
         })
         .collect();
     said.extend(manager.report_feeds(&feeds, now));
+    for (feed, count) in refused {
+        said.extend(manager.report_beyond_retention(feed.name(), *count, now));
+    }
     said.extend(manager.escalate(now));
     let mut dispatcher = Dispatcher::new(
         vec![Box::new(JsonlSink::new(files.log_path()))],
@@ -538,12 +577,12 @@ pub fn assess_replay(
     dispatcher.deliver(&said);
     manager.set_sink_health(dispatcher.health());
     files.save_book(manager.book())?;
-    Ok(ReplayAssessment {
+    Ok(Some(ReplayAssessment {
         now,
         files,
         runbooks,
         book: manager.book().clone(),
-    })
+    }))
 }
 
 /// The latest period of `table` that has ended by `now`, as if published

@@ -504,14 +504,25 @@ fn assess(
     out: &std::path::Path,
     options: &ReplayOptions,
 ) -> Result<()> {
-    let assessment = assess_replay(
+    let refused = summary
+        .dead_letters
+        .iter()
+        .filter(|((_, kind), _)| kind == streamflix_engine::incidents::BEYOND_RETENTION)
+        .map(|((feed, _), count)| (*feed, *count))
+        .collect();
+    let Some(assessment) = assess_replay(
         runbooks,
         &summary.tables,
+        &refused,
         input,
         out,
         &options.settings.calendar,
         streamflix_engine::clock::DEFAULT_LATENESS_MS,
-    )?;
+    )?
+    else {
+        eprintln!("\nno event time in the input: runbooks not assessed (no data clock)");
+        return Ok(());
+    };
     let mut open: Vec<_> = assessment
         .book
         .incidents

@@ -40,9 +40,10 @@ use streamflix_connectors::kafka::source::{KafkaSource, PartitionProgress, Polle
 use streamflix_connectors::kafka::{KafkaError, KafkaSettings};
 use streamflix_model::{Calendar, Feed, Instant};
 
+use crate::clock::Retention;
 use crate::cluster::ClusterArgs;
 use crate::config::ServiceConfig;
-use crate::dataflow::{Epoch, Settings, build};
+use crate::dataflow::{ClusterProgress, Epoch, Settings, admit, build};
 use crate::incidents::ServiceIncidents;
 use crate::output::{DeadLetterRow, OutputStore};
 use crate::snapshots::{Pipeline, PipelineTime, Publisher, Snapshot, tables_of};
@@ -160,7 +161,12 @@ pub fn run_with_api(
         let index = worker.index();
         let peers = worker.peers();
         let store = Arc::new(Mutex::new(OutputStore::default()));
-        let settings = Settings::new(calendar.clone()).with_feeds(&feeds);
+        let mut settings = Settings::new(calendar.clone()).with_feeds(&feeds);
+        settings.retention = config
+            .retention
+            .horizons()
+            .map(|days| Retention::new(days, calendar.clone()));
+        let lateness_ms = config.lateness_ms();
         let (mut inputs, probe) = build(worker, &settings, store.clone());
         let mut source = KafkaSource::open(&config.kafka, index, peers)?;
         let mut dead_letter_topic = DeadLetterProducer::new(&config.kafka)?;
@@ -190,7 +196,26 @@ pub fn run_with_api(
             }
             for message in polled.drain(..) {
                 match message {
-                    Polled::Record(record, offset) => inputs.insert_at(record, offset),
+                    Polled::Record {
+                        record,
+                        partition,
+                        offset,
+                    } => match admit(&settings, &record, epoch) {
+                        Ok(()) => inputs.insert_at(record, offset),
+                        Err(refused) => {
+                            tracing::debug!(worker = index, epoch, reason = %refused.reason, "record refused beyond its horizon");
+                            let topic = config.kafka.topic(refused.feed);
+                            let letter = refused.letter(&topic, partition, offset);
+                            dead_letter_topic.send(
+                                &letter,
+                                &topic,
+                                partition,
+                                offset as i64,
+                                letter.raw.as_bytes(),
+                            )?;
+                            inputs.dead_letters.insert(DeadLetterRow::from(letter));
+                        }
+                    },
                     Polled::Dead {
                         letter,
                         topic,
@@ -228,7 +253,15 @@ pub fn run_with_api(
                     );
                 }
                 batches.close(epoch);
-                epoch = (epoch + 1).max(wall_ms());
+                let partitions = cluster_view(&inputs.cluster, &reported);
+                epoch = if settings.retention.is_none() {
+                    (epoch + 1).max(wall_ms())
+                } else if partitions.len() < source.cluster_partitions() {
+                    // Not every worker has been heard from yet.
+                    epoch + 1
+                } else {
+                    next_epoch(epoch, &partitions, lateness_ms)
+                };
                 inputs.advance_to(epoch);
             }
             // Step without waiting after a read, so that the other workers
@@ -290,6 +323,73 @@ pub fn run_with_api(
     let summary = summary.lock().expect("workers are done").clone();
     Ok(summary)
 }
+
+/// A worker's next epoch under retention, at least one past `previous`,
+/// from every partition's report (`partitions`; without retention epochs
+/// are milliseconds of wall time).
+///
+/// Periods freeze
+/// when the frontier passes their horizon, so an epoch must be comparable
+/// with event time, as in `replay`: the cluster's watermark over every
+/// partition of the dense event feeds ([`CLOCK_FEEDS`]), the least of
+/// those not idle (the furthest when all are idle), capped by the wall
+/// clock so that a record stamped in the future freezes nothing. Every
+/// worker hears every partition's report through the dataflow, so all
+/// move to the same watermark and the frontier follows it (with each
+/// worker's own partitions only, one with idle partitions held the
+/// frontier at its furthest and the others' data waited behind it). A
+/// partition that has shown no event time yet and has neither caught up
+/// nor gone idle holds every epoch back: until then nobody can tell what
+/// is late. A record is admitted against its worker's epoch: during a
+/// catch-up, before every partition has reported, an old record may
+/// still be admitted, and restates.
+fn next_epoch(previous: Epoch, partitions: &[PartitionProgress], lateness_ms: i64) -> Epoch {
+    let clocked: Vec<&PartitionProgress> = partitions
+        .iter()
+        .filter(|partition| CLOCK_FEEDS.contains(&partition.feed))
+        .collect();
+    let unknown = clocked
+        .iter()
+        .any(|p| p.max_event_ms.is_none() && !p.idle && !p.caught_up);
+    let shown = clocked.iter().filter_map(|p| p.max_event_ms);
+    let reached = if unknown {
+        None
+    } else if clocked.iter().all(|p| p.idle) {
+        shown.max()
+    } else {
+        clocked
+            .iter()
+            .filter(|p| !p.idle)
+            .filter_map(|p| p.max_event_ms)
+            .min()
+    };
+    let watermark = reached.map_or(0, |max| {
+        (max - lateness_ms).clamp(0, wall_ms() as i64) as Epoch
+    });
+    (previous + 1).max(watermark)
+}
+
+/// Every partition's latest report: the cluster's as broadcast, this
+/// worker's own as it just read them.
+fn cluster_view(cluster: &ClusterProgress, own: &[PartitionProgress]) -> Vec<PartitionProgress> {
+    let mut partitions = cluster.partitions();
+    partitions.retain(|heard| {
+        !own.iter()
+            .any(|mine| mine.topic == heard.topic && mine.partition == heard.partition)
+    });
+    partitions.extend(own.iter().cloned());
+    partitions
+}
+
+/// The feeds whose event time moves a worker's epoch under retention: the
+/// dense ones the pipelines' completeness rests on (flags and assignments
+/// are sparse and may concern any past period).
+const CLOCK_FEEDS: [Feed; 4] = [
+    Feed::Viewing,
+    Feed::Subscriptions,
+    Feed::Billing,
+    Feed::AdRevenue,
+];
 
 fn wall_ms() -> Epoch {
     std::time::SystemTime::now()
@@ -518,7 +618,7 @@ impl Publishing {
             return Ok(());
         }
         self.last_check = WallInstant::now();
-        let (tables, progress, dead_letters, letters) = {
+        let (tables, progress, dead_letters, letters, refused) = {
             let store = store
                 .lock()
                 .expect("no thread panics while holding the store");
@@ -529,11 +629,21 @@ impl Publishing {
             } else {
                 None
             };
-            let letters = match (&self.api, &tables) {
-                (Some(_), Some(_)) => Some(crate::api::dead_letter_counts(&store.dead_letters())),
+            let all_letters = tables.as_ref().map(|_| store.dead_letters());
+            let letters = match (&self.api, &all_letters) {
+                (Some(_), Some(all)) => Some(crate::api::dead_letter_counts(all)),
                 _ => None,
             };
-            (tables, progress, store.dead_letters().len(), letters)
+            let refused = all_letters
+                .as_deref()
+                .map(crate::incidents::beyond_retention);
+            (
+                tables,
+                progress,
+                store.dead_letters().len(),
+                letters,
+                refused,
+            )
         };
         self.publisher.observe(&progress);
         // Watermarks travel as progress rows of the store, so an unchanged
@@ -544,6 +654,10 @@ impl Publishing {
         };
         let nothing_due = due.is_empty();
         self.publish(&due)?;
+        let now_ms = crate::incidents::timestamp_ms(wall_ms() as i64);
+        if let Some(refused) = &refused {
+            self.incidents.refused(refused, now_ms);
+        }
         self.incidents.tick(
             &progress,
             self.publisher.caught_up(),

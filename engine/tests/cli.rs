@@ -920,3 +920,58 @@ fn demo_serve_with_fx_stopped_serves_the_runbooks_incidents_and_an_operator_ackn
         "the demo did not stop cleanly on Ctrl-C"
     );
 }
+
+#[test]
+fn replay_of_input_without_event_time_assesses_nothing_and_opens_no_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    // Every line is unusable: no event time anywhere.
+    std::fs::write(
+        input.join("viewing.jsonl"),
+        "not json\n{\"event_id\":\"e1\"}\n{\"event_time\":\"2026-13-45T10:00:00Z\"}\n",
+    )
+    .unwrap();
+    std::fs::write(input.join("subscriptions.jsonl"), "{}\n").unwrap();
+    let output = succeed(&[
+        "replay",
+        "--input",
+        path(&input),
+        "--out",
+        path(&out),
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no event time in the input: runbooks not assessed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("1969"), "{stderr}");
+    let letters = std::fs::read_to_string(out.join("dead_letters.jsonl")).unwrap();
+    assert_eq!(letters.lines().count(), 4, "{letters}");
+    assert!(!out.join("incidents.json").exists());
+    assert!(!out.join("incidents.jsonl").exists());
+
+    // A feed that is merely empty beside valid viewing is still judged.
+    std::fs::write(
+        input.join("viewing.jsonl"),
+        "{\"event_id\":\"e1\",\"event_time\":\"2026-10-05T14:00:00Z\",\"subscriber_id\":\"s1\",\"device_id\":\"d1\",\"content_id\":\"c1\",\"watch_seconds\":60,\"position_seconds\":60,\"duration_seconds\":600}\n",
+    )
+    .unwrap();
+    std::fs::write(input.join("subscriptions.jsonl"), "").unwrap();
+    let output = succeed(&[
+        "replay",
+        "--input",
+        path(&input),
+        "--out",
+        path(&out),
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("runbooks at the end of the data"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2026-10-05"), "{stderr}");
+    assert!(out.join("incidents.json").exists());
+}

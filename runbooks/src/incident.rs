@@ -18,6 +18,9 @@ pub enum Cause {
     FeedStalled { feed: String },
     /// A published snapshot of the period changed: a new revision.
     Restated { table: String },
+    /// Records of an upstream feed came after their restatement horizon
+    /// and were refused (dead letters `beyond_retention`).
+    BeyondRetention { feed: String },
 }
 
 impl Cause {
@@ -28,6 +31,7 @@ impl Cause {
             Cause::Late => "late".to_string(),
             Cause::FeedStalled { feed } => format!("stalled:{feed}"),
             Cause::Restated { table } => format!("restated:{table}"),
+            Cause::BeyondRetention { feed } => format!("beyond_retention:{feed}"),
         }
     }
 }

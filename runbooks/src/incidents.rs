@@ -15,7 +15,7 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{PipelineRunbook, Runbooks};
+use crate::config::{PipelineRunbook, Runbooks, Severity};
 use crate::escalation::notification;
 use crate::incident::{Action, Cause, Incident, IncidentState, Notification};
 use crate::schedule::Period;
@@ -292,6 +292,53 @@ impl IncidentManager {
             summary,
             now,
         )
+    }
+
+    /// Records of `feed` refused as beyond their restatement horizon,
+    /// `count` so far: a Sev-3 data-quality ticket, whatever the
+    /// pipeline's own severity, for every pipeline that reads the feed.
+    /// The incident's period is the business day they were seen on: one
+    /// ticket per pipeline, feed and day, updated as the count grows.
+    /// Never resolved by itself: the records are in the dead-letter topic
+    /// for a person to look at.
+    pub fn report_beyond_retention(
+        &mut self,
+        feed: &str,
+        count: u64,
+        now: Timestamp,
+    ) -> Vec<Notification> {
+        self.touch(now);
+        let period = now
+            .to_zoned_datetime(self.runbooks.zone.clone())
+            .strftime("%Y-%m-%d")
+            .to_string();
+        let readers: Vec<PipelineRunbook> = self
+            .runbooks
+            .pipelines
+            .iter()
+            .filter(|pipeline| pipeline.upstream.iter().any(|upstream| upstream == feed))
+            .cloned()
+            .collect();
+        let mut said = Vec::new();
+        for mut ticket in readers {
+            ticket.severity = Severity::Sev3;
+            let summary = format!(
+                "{}: {count} {feed} records came after their restatement horizon and were refused (dead letters beyond_retention); the frozen figures do not include them",
+                ticket.name
+            );
+            said.extend(self.raise(
+                &ticket,
+                Cause::BeyondRetention {
+                    feed: feed.to_string(),
+                },
+                &period,
+                Some(count.to_string()),
+                None,
+                summary,
+                now,
+            ));
+        }
+        said
     }
 
     /// A published snapshot: remembered, and a revision after the first

@@ -264,3 +264,38 @@ fn sev3_files_a_ticket_and_pages_nobody() {
     );
     assert!(manager.escalate(opened + minutes(24 * 60)).is_empty());
 }
+
+#[test]
+fn records_beyond_their_horizon_file_a_sev3_ticket_for_every_reader_of_the_feed() {
+    let runbooks = runbooks();
+    let mut manager = IncidentManager::new(runbooks.clone(), IncidentBook::default());
+    let seen = at("2026-11-10T16:00:00Z");
+    let said = manager.report_beyond_retention("viewing", 3, seen);
+    let readers: Vec<&str> = runbooks
+        .pipelines
+        .iter()
+        .filter(|pipeline| pipeline.upstream.iter().any(|feed| feed == "viewing"))
+        .map(|pipeline| pipeline.name.as_str())
+        .collect();
+    assert!(!readers.is_empty());
+    assert_eq!(said.len(), readers.len());
+    for note in &said {
+        assert_eq!(note.action, Action::Ticket);
+        // Sev-1 pipelines among them: a data-quality ticket pages nobody.
+        assert_eq!(note.incident.severity, streamflix_runbooks::Severity::Sev3);
+        assert_eq!(note.incident.period, "2026-11-10");
+        assert_eq!(note.incident.value.as_deref(), Some("3"));
+        assert!(
+            note.incident
+                .dedup_key
+                .ends_with("/beyond_retention:viewing/2026-11-10"),
+            "{}",
+            note.incident.dedup_key
+        );
+    }
+    // More of them the same day update the tickets; nothing escalates.
+    let again = manager.report_beyond_retention("viewing", 5, seen + minutes(10));
+    assert!(again.iter().all(|note| note.action == Action::Update));
+    assert_eq!(manager.open_incidents().len(), readers.len());
+    assert!(manager.escalate(seen + minutes(24 * 60)).is_empty());
+}

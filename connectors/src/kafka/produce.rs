@@ -8,8 +8,12 @@
 //! platform's producers would do; FX rates by date and currency, so that
 //! the later of two rates for one key is also read later), and gets its
 //! `received_at` (viewing) or
-//! its event time as the message timestamp. Other lines go to a random
-//! partition with the time of sending.
+//! its event time as the message timestamp, or the time of sending when
+//! that lies in the future: a real upstream never stamps the future, and
+//! brokers refuse timestamps more than `log.message.timestamp.after.max.ms`
+//! ahead (one hour by default in Kafka 4). The event time is in the
+//! payload either way. Other lines go to a random partition with the time
+//! of sending.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -45,6 +49,7 @@ pub fn produce_directory(
 
     let mut produced = Produced::new();
     let mut total = 0u64;
+    let mut stamped_now = 0u64;
     for feed in Feed::ALL {
         let path = dir.join(format!("{}.jsonl", feed.name()));
         let file = match std::fs::File::open(&path) {
@@ -78,7 +83,12 @@ pub fn produce_directory(
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let (key, time) = key_and_time(feed, &line);
+            let (key, mut time) = key_and_time(feed, &line);
+            let now = now_ms();
+            if time.is_some_and(|time| time > now) {
+                time = Some(now);
+                stamped_now += 1;
+            }
             producer.send(&topic, key.as_deref().map(str::as_bytes), &line, None, time)?;
             count += 1;
             total += 1;
@@ -91,7 +101,21 @@ pub fn produce_directory(
     }
     producer.flush(Duration::from_secs(300))?;
     progress(total);
+    if stamped_now > 0 {
+        tracing::warn!(
+            records = stamped_now,
+            "records dated in the future were stamped with the time of sending (the event time stays in the payload)"
+        );
+    }
     Ok(produced)
+}
+
+/// Milliseconds since 1970 by the wall clock.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The message key (the subscriber; for FX rates, the date and currency)

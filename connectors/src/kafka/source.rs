@@ -57,10 +57,14 @@ pub struct PartitionProgress {
 /// One message read: a record, or a dead letter with its message's place.
 #[derive(Debug)]
 pub enum Polled {
-    /// A decoded record and its offset: the read position that settles
-    /// which of two rows of one key counts (see `produce` for the keys
-    /// that keep such rows in one partition).
-    Record(Record, u64),
+    /// A decoded record, its partition and its offset: the read position
+    /// that settles which of two rows of one key counts (see `produce` for
+    /// the keys that keep such rows in one partition).
+    Record {
+        record: Record,
+        partition: i32,
+        offset: u64,
+    },
     Dead {
         letter: DeadLetter,
         topic: String,
@@ -127,6 +131,8 @@ pub struct KafkaSource {
     /// `&str` the client hands out, without allocating per message.
     partitions: HashMap<String, HashMap<i32, PartitionState>>,
     read: u64,
+    /// How many partitions the whole cluster reads, this worker's included.
+    cluster_partitions: usize,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -142,6 +148,11 @@ impl std::fmt::Debug for KafkaSource {
 }
 
 impl KafkaSource {
+    /// How many partitions every worker of the cluster reads together.
+    pub fn cluster_partitions(&self) -> usize {
+        self.cluster_partitions
+    }
+
     /// Opens worker `worker`'s share of the feed partitions, from the
     /// beginning of each.
     pub fn open(
@@ -177,7 +188,9 @@ impl KafkaSource {
         let consumer: BaseConsumer = config
             .create()
             .map_err(settings.error("creating a consumer"))?;
-        let mine = share(&all_partitions(settings, &consumer)?, worker, peers);
+        let every = all_partitions(settings, &consumer)?;
+        let cluster_partitions = every.len();
+        let mine = share(&every, worker, peers);
         let mut assignment = TopicPartitionList::new();
         let mut partitions = HashMap::new();
         let now = WallInstant::now();
@@ -214,6 +227,7 @@ impl KafkaSource {
             consumer,
             partitions,
             read: 0,
+            cluster_partitions,
         })
     }
 
@@ -262,7 +276,11 @@ impl KafkaSource {
                         let ms = event.0.div_euclid(1_000_000);
                         state.max_event_ms = Some(state.max_event_ms.map_or(ms, |max| max.max(ms)));
                     }
-                    Polled::Record(record, offset.max(0) as u64)
+                    Polled::Record {
+                        record,
+                        partition,
+                        offset: offset.max(0) as u64,
+                    }
                 }
                 Err(error) => Polled::Dead {
                     letter: DeadLetter::new(

@@ -75,7 +75,7 @@ fn snapshots_equal_replay_and_bad_messages_reach_the_dead_letter_topics() {
 }
 
 /// Every message of a topic with its headers.
-fn read_all(
+pub fn read_all(
     kafka: &streamflix_connectors::kafka::KafkaSettings,
     topic: &str,
 ) -> Vec<(BTreeMap<String, String>, Vec<u8>)> {

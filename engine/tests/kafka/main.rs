@@ -7,6 +7,8 @@ mod cluster;
 mod end_to_end;
 mod incidents;
 mod outage;
+mod produce;
 mod restart;
+mod retention;
 mod snapshot_topic;
 mod support;
