@@ -21,6 +21,7 @@
 //! nothing is ever frozen.
 
 use serde::{Deserialize, Serialize};
+use streamflix_connectors::kafka::source::PartitionProgress;
 use streamflix_model::records::Record;
 use streamflix_model::{Calendar, Day, Instant, Month};
 use streamflix_operators::engagement::LAST_DAY_FED;
@@ -79,6 +80,22 @@ impl EpochClock {
         let watermark = self.watermark().map_or(0, epoch_of);
         self.epoch = (self.epoch + 1).max(watermark);
         self.epoch
+    }
+}
+
+/// How far a group of partitions has surely read: the least greatest
+/// event time of those not idle, or the furthest when all are idle (none
+/// then holds the others back). Partitions that have shown no event time
+/// count for nothing. Milliseconds since 1970, before lateness.
+pub fn partitions_reach(partitions: &[&PartitionProgress]) -> Option<i64> {
+    if partitions.iter().all(|partition| partition.idle) {
+        partitions.iter().filter_map(|p| p.max_event_ms).max()
+    } else {
+        partitions
+            .iter()
+            .filter(|partition| !partition.idle)
+            .filter_map(|partition| partition.max_event_ms)
+            .min()
     }
 }
 

@@ -40,7 +40,7 @@ use streamflix_connectors::kafka::source::{KafkaSource, PartitionProgress, Polle
 use streamflix_connectors::kafka::{KafkaError, KafkaSettings};
 use streamflix_model::{Calendar, Feed, Instant};
 
-use crate::clock::Retention;
+use crate::clock::{Retention, partitions_reach};
 use crate::cluster::ClusterArgs;
 use crate::config::ServiceConfig;
 use crate::dataflow::{ClusterProgress, Epoch, Settings, admit, build};
@@ -351,17 +351,10 @@ fn next_epoch(previous: Epoch, partitions: &[PartitionProgress], lateness_ms: i6
     let unknown = clocked
         .iter()
         .any(|p| p.max_event_ms.is_none() && !p.idle && !p.caught_up);
-    let shown = clocked.iter().filter_map(|p| p.max_event_ms);
     let reached = if unknown {
         None
-    } else if clocked.iter().all(|p| p.idle) {
-        shown.max()
     } else {
-        clocked
-            .iter()
-            .filter(|p| !p.idle)
-            .filter_map(|p| p.max_event_ms)
-            .min()
+        partitions_reach(&clocked)
     };
     let watermark = reached.map_or(0, |max| {
         (max - lateness_ms).clamp(0, wall_ms() as i64) as Epoch

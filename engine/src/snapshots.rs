@@ -430,15 +430,7 @@ impl Publisher {
             // restarted service reads a small feed in a moment, and if the
             // dataflow is still busy when the feed goes idle, the publisher
             // never sees it flowing and never publishes its pipeline.
-            let reached = if upstream.iter().all(|p| p.idle) {
-                furthest
-            } else {
-                upstream
-                    .iter()
-                    .filter(|p| !p.idle)
-                    .filter_map(|p| p.max_event_ms)
-                    .min()
-            };
+            let reached = crate::clock::partitions_reach(&upstream);
             if let Some(max) = reached {
                 let least = max - self.lateness_ms;
                 time.watermark_ms = Some(time.watermark_ms.map_or(least, |known| known.max(least)));

@@ -933,15 +933,18 @@ fn replay_of_input_without_event_time_assesses_nothing_and_opens_no_incident() {
     )
     .unwrap();
     std::fs::write(input.join("subscriptions.jsonl"), "{}\n").unwrap();
-    let output = succeed(&[
-        "replay",
-        "--input",
-        path(&input),
-        "--out",
-        path(&out),
-        "--quiet",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let replay = || {
+        let output = succeed(&[
+            "replay",
+            "--input",
+            path(&input),
+            "--out",
+            path(&out),
+            "--quiet",
+        ]);
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = replay();
     assert!(
         stderr.contains("no event time in the input: runbooks not assessed"),
         "{stderr}"
@@ -959,15 +962,7 @@ fn replay_of_input_without_event_time_assesses_nothing_and_opens_no_incident() {
     )
     .unwrap();
     std::fs::write(input.join("subscriptions.jsonl"), "").unwrap();
-    let output = succeed(&[
-        "replay",
-        "--input",
-        path(&input),
-        "--out",
-        path(&out),
-        "--quiet",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = replay();
     assert!(
         stderr.contains("runbooks at the end of the data"),
         "{stderr}"

@@ -40,6 +40,12 @@
 //! [`subscriber_day`], [`sessions`], [`rolling`], [`median`], [`facts`];
 //! [`engagement`] wires them into the pipeline and defines its rows.
 //!
+//! Under restatement horizons ([`retention`]) state leaves by eviction:
+//! the per-event reductions forget a day's raw events once it settles
+//! ([`total_reduce::reduce_total_settling`]), and [`expire`] retracts the
+//! compact facts built from them once the last figure they feed is
+//! frozen. Nothing is retracted in advance.
+//!
 //! The growth pipelines ([`growth`]) reuse [`exclusion`] and [`facts`] and
 //! add [`event_dedup`] (dedup of the smaller event feeds), [`plan_tiers`],
 //! [`lifecycle`] (each subscriber's events replayed in order),
