@@ -58,6 +58,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
+use streamflix_benches::{env_number, machine, median};
 use streamflix_connectors::kafka::KafkaSettings;
 use streamflix_connectors::kafka::produce::produce_directory;
 use streamflix_engine::cluster::ClusterArgs;
@@ -311,46 +312,4 @@ fn consumer_rate(output: &str) -> Option<f64> {
     let column = header.iter().position(|name| *name == "nMsg.sec")?;
     let values: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
     values.get(column)?.parse().ok()
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("model name")
-                .and_then(|rest| rest.split_once(':'))
-        })
-        .map_or("unknown CPU".to_string(), |(_, name)| {
-            name.trim().to_string()
-        });
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "{cpu}, {cores} cores, load average {} at the end",
-        load.split_whitespace().next().unwrap_or("?")
-    )
-}
-
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Ok(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse()
-            .map_err(|error| anyhow::anyhow!("{name}={text} is not a number: {error}")),
-        _ => Ok(default),
-    }
 }

@@ -126,11 +126,20 @@ fn bytes_held_stay_flat_with_a_horizon_and_grow_without() {
     let (_, bounded) = run(Some(5), days, &calendar);
     // What the state grew by since the first day: a process's fixed
     // costs (thread stacks, channel buffers, what an earlier test run
-    // left to the allocator) fall out.
-    let held = |sizes: &[i64], day: usize| (sizes[day] - sizes[0]) as f64;
+    // left to the allocator) fall out. Arrangements merge their batches
+    // now and then, so one day's figure swings by a quarter: the median
+    // of ten days is compared.
+    let held = |sizes: &[i64], last_day: usize| {
+        let mut window: Vec<i64> = sizes[last_day - 9..=last_day]
+            .iter()
+            .map(|size| size - sizes[0])
+            .collect();
+        window.sort_unstable();
+        window[5] as f64
+    };
     let (middle, last) = (DAYS as usize / 2 - 1, DAYS as usize - 1);
     eprintln!(
-        "{events} events: with a 5-day horizon {:.1} MB at day 60, {:.1} MB at day 120; without {:.1} MB, {:.1} MB",
+        "{events} events, median bytes held over days 51-60 and 111-120: with a 5-day horizon {:.1} MB and {:.1} MB; without {:.1} MB and {:.1} MB",
         held(&bounded, middle) / 1e6,
         held(&bounded, last) / 1e6,
         held(&unbounded, middle) / 1e6,
@@ -138,7 +147,7 @@ fn bytes_held_stay_flat_with_a_horizon_and_grow_without() {
     );
     assert!(
         held(&bounded, last) <= held(&bounded, middle) * 1.2,
-        "with a 5-day horizon the bytes held went from {} at day 60 to {} at day 120",
+        "with a 5-day horizon the bytes held went from {} around day 60 to {} around day 120",
         held(&bounded, middle),
         held(&bounded, last)
     );

@@ -55,10 +55,7 @@ enum DayFact {
 /// A piece of a counted subscriber-day, on its way to one operator.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 enum DayPart {
-    /// The day had valid viewing (for the table's day range).
-    Seen(Day),
     Fact(Day, DayFact, i64),
-    Active(Day, Fingerprint),
     /// Week, skew in nanoseconds, how many events.
     Skew(Day, i64, u32),
     Edges((Fingerprint, Day), Edges),
@@ -69,20 +66,11 @@ enum DayPart {
 impl DayPart {
     fn route(&self) -> u64 {
         match self {
-            DayPart::Seen(_) => 0,
-            DayPart::Fact(..) => 1,
-            DayPart::Active(..) => 2,
-            DayPart::Skew(..) => 3,
-            DayPart::Edges(..) => 4,
-            DayPart::First(..) => 5,
-            DayPart::Last(..) => 6,
-        }
-    }
-
-    fn seen(self) -> Option<Day> {
-        match self {
-            DayPart::Seen(day) => Some(day),
-            _ => None,
+            DayPart::Fact(..) => 0,
+            DayPart::Skew(..) => 1,
+            DayPart::Edges(..) => 2,
+            DayPart::First(..) => 3,
+            DayPart::Last(..) => 4,
         }
     }
 }
@@ -184,15 +172,46 @@ pub fn engagement<'s, T: Time>(
         .concat(viewing.cross_day_conflicts)
         .distinct();
 
-    // A subscriber-day's summary is the compact fact that outlives its
-    // heartbeats: it stays until the last figure it feeds is frozen.
-    let all_days = match horizons {
-        Some(horizons) => expire("SubscriberDayFacts", all_days, move |((_, day), _)| {
-            horizons.engagement_expires(*day)
-        }),
-        None => all_days,
+    // Rows exist for every day from the first to the last valid event,
+    // before any exclusion, and for every week holding one of those days.
+    // Downstream of the map this is one count per day: it is never expired.
+    let days_in_range = all_days
+        .clone()
+        .map(|((_, day), _)| ((), day))
+        .reduce_named(
+            "DayRange",
+            |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
+                output.push(((*days[0].0, *days[days.len() - 1].0), 1));
+            },
+        )
+        .flat_map(|((), (first, last))| (first.0..=last.0).map(Day));
+
+    // The compact facts outlive the heartbeats, each only as long as a
+    // figure it feeds can change: an active day feeds MAU for 30 days; the
+    // rest of a summary feeds its day and week, and its sessions may be
+    // stitched to the next day's, so it stays until the week holding the
+    // next day is frozen.
+    let active_days = all_days.clone().flat_map(|((subscriber, day), output)| {
+        let active = matches!(&output, DayOutput::Summary(SubscriberDay::Counted(s)) if s.active);
+        active.then_some((subscriber, day))
+    });
+    let (active_days, all_days) = match horizons {
+        Some(horizons) => {
+            let long = horizons.clone();
+            (
+                expire("ActiveDays", active_days, move |(_, day)| {
+                    long.engagement_expires(*day)
+                }),
+                expire("SubscriberDayFacts", all_days, move |((_, day), _)| {
+                    horizons.viewing_settles(day.plus(1).week().plus(6))
+                }),
+            )
+        }
+        None => (active_days, all_days),
     };
     let flagged = flagged_subscribers(flags);
+    let (active, _) = split_excluded(active_days, flagged.clone());
+    let active = active.map(|(subscriber, day)| (day, subscriber));
     let (counted, excluded) = split_excluded(
         all_days.flat_map(|((subscriber, day), output)| match output {
             DayOutput::Summary(summary) => Some((subscriber, (day, summary))),
@@ -205,18 +224,11 @@ pub fn engagement<'s, T: Time>(
     // Each counted summary is taken apart once and its parts routed to the
     // operators that need them, rather than cloning it for each.
     let parts = counted.flat_map(|(subscriber, (day, summary))| {
-        let mut parts = vec![DayPart::Seen(day)];
         let summary = match summary {
-            SubscriberDay::Impossible => {
-                parts.push(DayPart::Fact(day, DayFact::BotDays, 1));
-                return parts;
-            }
+            SubscriberDay::Impossible => return vec![DayPart::Fact(day, DayFact::BotDays, 1)],
             SubscriberDay::Counted(summary) => summary,
         };
-        if summary.active {
-            parts.push(DayPart::Active(day, subscriber));
-        }
-        parts.push(DayPart::Fact(day, DayFact::Watch, summary.watch));
+        let mut parts = vec![DayPart::Fact(day, DayFact::Watch, summary.watch)];
         if summary.inner.sessions > 0 {
             parts.push(DayPart::Fact(
                 day,
@@ -249,34 +261,16 @@ pub fn engagement<'s, T: Time>(
         parts.push(DayPart::First((subscriber, day), summary.first));
         parts
     });
-    let [seen, facts, active, skews, edges, firsts, lasts]: [_; 7] =
-        split(parts, 7, DayPart::route)
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("split returns as many collections as asked"));
+    let [facts, skews, edges, firsts, lasts]: [_; 5] = split(parts, 5, DayPart::route)
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("split returns as many collections as asked"));
 
-    // Rows exist for every day from the first to the last valid event,
-    // before any exclusion, and for every week holding one of those days.
-    let days_in_range = seen
-        .flat_map(|part| part.seen())
-        .concat(excluded_days.clone().map(|(day, _)| day))
-        .map(|day| ((), day))
-        .reduce_named(
-            "DayRange",
-            |_unit, days: &[(&Day, isize)], output: &mut Vec<((Day, Day), isize)>| {
-                output.push(((*days[0].0, *days[days.len() - 1].0), 1));
-            },
-        )
-        .flat_map(|((), (first, last))| (first.0..=last.0).map(Day));
     let excluded_weeks = excluded_days
         .map(|(day, subscriber)| (day.week(), subscriber))
         .distinct();
 
     let day_parts = facts.flat_map(|part| match part {
         DayPart::Fact(day, fact, amount) => Some((day, fact, amount)),
-        _ => None,
-    });
-    let active = active.flat_map(|part| match part {
-        DayPart::Active(day, subscriber) => Some((day, subscriber)),
         _ => None,
     });
     let skews = skews.explode(|part| match part {

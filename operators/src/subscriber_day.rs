@@ -16,7 +16,8 @@
 //!   inside the day are finished here ([`SessionTotals`]); the first and the
 //!   last may continue across midnight, so they leave as [`Piece`]s for
 //!   [`crate::sessions`] to stitch to the neighbouring days;
-//! * the event-time skews of its events, for the weekly median.
+//! * the event-time skews of its events, each to three significant digits,
+//!   for the weekly median ([`crate::median`]).
 
 use std::collections::HashSet;
 
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use streamflix_model::{Day, Fingerprint, Id, Instant, fingerprint};
 
 use crate::Time;
+use crate::median::three_digits;
 use crate::retention::SharedHorizons;
 use crate::total_reduce::reduce_total_settling;
 
@@ -297,7 +299,7 @@ pub fn summarize<'a>(beats: impl Iterator<Item = &'a Heartbeat> + Clone) -> Subs
     let mut plays: Vec<Play> = Vec::new();
     for beat in beats {
         active |= beat.watch > 0;
-        skews.extend(beat.skew);
+        skews.extend(beat.skew.map(three_digits));
         let split = match pieces.last() {
             Some(open) => beat.time.0 - open.end.0 > SESSION_GAP_NANOS,
             None => true,

@@ -27,7 +27,10 @@
 //! alike, *without* emitting anything: downstream keeps the last output
 //! as a compact fact for as long as it needs it (see
 //! [`crate::expire`]). An update that still reaches a forgotten key
-//! starts it afresh from that update alone.
+//! starts it afresh from that update alone. Once at least half the slots
+//! are free the live keys move to a dense new slab and index, so that the
+//! state shrinks back after a burst (a catch-up reads days ahead of what
+//! has settled).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -130,6 +133,57 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
         };
         self.index.insert(key, slot);
         slot
+    }
+
+    /// Moves the live keys into dense new chunks and a new index once at
+    /// least half the slots (and a chunk's worth) are free: after a
+    /// catch-up, when most keys have settled, the slab and the index
+    /// otherwise keep the size of their busiest moment. Every live key
+    /// gets a new slot; returns whether it happened. Each compaction
+    /// follows as many forgets as it moves keys, so its cost is amortized.
+    fn compact(&mut self) -> bool {
+        let slots: usize = self.chunks.iter().map(Vec::len).sum();
+        if self.free.len() < CHUNK || self.free.len() * 2 < slots {
+            return false;
+        }
+        let mut index = HashMap::with_capacity_and_hasher(
+            self.index.len(),
+            foldhash::fast::RandomState::default(),
+        );
+        let mut chunks: Vec<Vec<KeyState<K, V, O, T>>> = Vec::new();
+        // Every chunk but the last is full, so the position in the
+        // flattened chunks is the old slot.
+        for (old_slot, entry) in std::mem::take(&mut self.chunks)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if self.index.get(&entry.key) != Some(&old_slot) {
+                continue;
+            }
+            if chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
+                chunks.push(Vec::with_capacity(CHUNK));
+            }
+            let slot = (chunks.len() - 1) * CHUNK + chunks.last().map_or(0, Vec::len);
+            index.insert(entry.key.clone(), slot);
+            chunks
+                .last_mut()
+                .expect("a chunk with room was just ensured")
+                .push(entry);
+        }
+        self.chunks = chunks;
+        self.index = index;
+        self.free = Vec::new();
+        true
+    }
+
+    /// The slots of the keys that have a settling epoch, with it.
+    fn settling(&self) -> impl Iterator<Item = (usize, &T)> {
+        self.chunks
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(slot, entry)| entry.settles.as_ref().map(|at| (slot, at)))
     }
 
     fn forget(&mut self, slot: usize) {
@@ -279,6 +333,12 @@ where
                             if state.get(slot).settles.as_ref() == Some(&at) {
                                 state.forget(slot);
                             }
+                        }
+                    }
+                    if state.compact() {
+                        settling.clear();
+                        for (slot, at) in state.settling() {
+                            settling.entry(at.clone()).or_default().push(slot);
                         }
                     }
                     match pending.first_key_value() {
@@ -518,6 +578,97 @@ mod tests {
                 ((9, 3), 3, 1),
             ]
         );
+    }
+
+    #[test]
+    fn compaction_keeps_every_live_key_and_its_settling() {
+        let mut state: State<u32, u16, u32, u64> = State::new();
+        let keys = 3 * CHUNK as u32;
+        for key in 0..keys {
+            let slot = state.slot(key);
+            let entry = state.get(slot);
+            entry.update(key as u16, 1);
+            entry.output.push((key, 1));
+            entry.settles = (key % 2 == 0).then_some(u64::from(key % 5));
+        }
+        assert!(!state.compact(), "no slot is free yet");
+        for key in (0..keys).filter(|key| key % 3 != 0) {
+            let slot = state.index[&key];
+            state.forget(slot);
+        }
+        assert!(state.compact(), "two thirds of the slots are free");
+        assert_eq!(state.chunks.iter().map(Vec::len).sum::<usize>(), CHUNK);
+        assert_eq!(state.index.len(), CHUNK);
+        for key in (0..keys).filter(|key| key % 3 == 0) {
+            let slot = state.index[&key];
+            let entry = state.get(slot);
+            assert_eq!(entry.key, key);
+            assert_eq!(entry.values.as_slice(), &[(key as u16, 1)]);
+            assert_eq!(entry.output, vec![(key, 1)]);
+        }
+        let settling: Vec<(u32, u64)> = state
+            .settling()
+            .map(|(slot, at)| (state.chunks[slot / CHUNK][slot % CHUNK].key, *at))
+            .collect();
+        let expected: Vec<(u32, u64)> = (0..keys)
+            .filter(|key| key % 6 == 0)
+            .map(|key| (key, u64::from(key % 5)))
+            .collect();
+        assert_eq!(settling, expected);
+        // A new key takes the next slot, after the live ones.
+        assert_eq!(state.slot(u32::MAX), CHUNK);
+    }
+
+    /// Two thirds of many keys settle and the state is compacted; the
+    /// live keys' next updates still meet their values, the settled ones
+    /// start afresh.
+    #[test]
+    fn after_a_compaction_live_keys_still_add_up() {
+        let keys = 3 * CHUNK as u32;
+        let captured = timely::execute_directly(move |worker| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, records) = scope.new_collection::<(u32, u16), isize>();
+                reduce_total_settling(
+                    "Compacting",
+                    records,
+                    |_key, values: &[(u16, isize)], output: &mut Vec<(u32, isize)>| {
+                        let total: u32 = values.iter().map(|(value, _)| u32::from(*value)).sum();
+                        output.push((total, 1));
+                    },
+                    |key: &u32, _: &[(u16, isize)]| (!key.is_multiple_of(3)).then_some(1),
+                )
+                .inner
+                .capture_into(tx);
+                input
+            });
+            for key in 0..keys {
+                input.insert((key, 1));
+            }
+            input.advance_to(2);
+            input.flush();
+            for _ in 0..10 {
+                worker.step();
+            }
+            for key in 0..keys {
+                input.insert((key, 2));
+            }
+            input.advance_to(3);
+            input.close();
+            while worker.step() {}
+            rx
+        });
+        let mut expected: Vec<((u32, u32), u64, isize)> = Vec::new();
+        for key in 0..keys {
+            expected.push(((key, 1), 0, 1));
+            if key % 3 == 0 {
+                expected.extend([((key, 1), 2, -1), ((key, 3), 2, 1)]);
+            } else {
+                expected.push(((key, 2), 2, 1));
+            }
+        }
+        expected.sort();
+        assert_eq!(sorted_updates(captured), expected);
     }
 
     proptest! {
