@@ -25,7 +25,7 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::Broadcast;
 use timely::worker::Worker;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use streamflix_connectors::dead_letter::DeadLetter;
@@ -118,11 +118,23 @@ feed_inputs! {
 
 /// The partition reports of every worker of the cluster, broadcast through
 /// the dataflow: what lets each worker move its epoch with the cluster's
-/// watermark rather than only its own partitions' (see the service).
+/// watermark rather than only its own partitions' (see the service). It
+/// also keeps the latest epoch at which any worker sent a report: a worker
+/// that has moved ahead (its view of the watermark was fresher) holds
+/// batches the frontier must pass, so the others follow it there.
 #[derive(Clone, Debug, Default)]
-pub struct ClusterProgress(Rc<RefCell<HashMap<PartitionProgress, isize>>>);
+pub struct ClusterProgress(
+    Rc<RefCell<HashMap<PartitionProgress, isize>>>,
+    Rc<Cell<Epoch>>,
+);
 
 impl ClusterProgress {
+    /// The latest epoch at which any worker has sent a report (0 before
+    /// any).
+    pub fn latest_epoch(&self) -> Epoch {
+        self.1.get()
+    }
+
     /// The latest report of every partition heard of.
     pub fn partitions(&self) -> Vec<PartitionProgress> {
         let mut latest: BTreeMap<(String, i32), PartitionProgress> = BTreeMap::new();
@@ -295,8 +307,9 @@ pub fn build(
             "ClusterProgress",
             move |(input, _frontier)| {
                 input.for_each(|_time, reports| {
-                    for (report, _, diff) in reports.drain(..) {
+                    for (report, at, diff) in reports.drain(..) {
                         heard.update(report, diff);
+                        heard.1.set(heard.1.get().max(at));
                     }
                 });
             },

@@ -254,7 +254,7 @@ pub fn run_with_api(
                 }
                 batches.close(epoch);
                 let partitions = cluster_view(&inputs.cluster, &reported);
-                epoch = if settings.retention.is_none() {
+                let next = if settings.retention.is_none() {
                     (epoch + 1).max(wall_ms())
                 } else if partitions.len() < source.cluster_partitions() {
                     // Not every worker has been heard from yet.
@@ -262,6 +262,10 @@ pub fn run_with_api(
                 } else {
                     next_epoch(epoch, &partitions, lateness_ms)
                 };
+                // Never behind another worker's batches: otherwise a
+                // worker whose view of the watermark was fresher waits
+                // for this one to count up to it, one epoch per loop.
+                epoch = next.max(inputs.cluster.latest_epoch() + 1);
                 inputs.advance_to(epoch);
             }
             // Step without waiting after a read, so that the other workers

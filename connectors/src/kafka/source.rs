@@ -46,7 +46,8 @@ pub struct PartitionProgress {
     pub partition: i32,
     /// The greatest event time read, in milliseconds since the epoch.
     pub max_event_ms: Option<i64>,
-    /// No message for the idle timeout: it does not hold the frontier back.
+    /// Caught up, and no message for the idle timeout: it does not hold
+    /// the frontier back.
     pub idle: bool,
     /// Read up to the end the partition had when the source opened.
     pub caught_up: bool,
@@ -313,14 +314,20 @@ impl KafkaSource {
                     .iter()
                     .map(move |(partition, state)| (topic, partition, state))
             })
-            .map(|(topic, partition, state)| PartitionProgress {
-                feed: state.feed,
-                topic: topic.clone(),
-                partition: *partition,
-                max_event_ms: state.max_event_ms,
-                idle: now.duration_since(state.last_message) >= idle_after,
-                caught_up: state.next_offset >= state.end_at_open,
-                messages: state.messages,
+            .map(|(topic, partition, state)| {
+                let caught_up = state.next_offset >= state.end_at_open;
+                PartitionProgress {
+                    feed: state.feed,
+                    topic: topic.clone(),
+                    partition: *partition,
+                    max_event_ms: state.max_event_ms,
+                    // A partition with a backlog is never idle, however
+                    // long since its last message: its worker may be
+                    // waiting for the dataflow rather than the broker.
+                    idle: caught_up && now.duration_since(state.last_message) >= idle_after,
+                    caught_up,
+                    messages: state.messages,
+                }
             })
             .collect();
         progress.sort();
