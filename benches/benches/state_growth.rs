@@ -295,11 +295,18 @@ fn report(
             length.state_bytes as f64 / subscribers as f64 / 1e3,
         ));
     }
+    let growth_line = if measured.len() < 2 {
+        "One length only: no growth to compare.".to_string()
+    } else {
+        format!(
+            "Peak RSS at {} days over {} days: **{growth:.2}x** (target at most 1.2x: {}).",
+            last.days,
+            first.days,
+            verdict(growth <= 1.2),
+        )
+    };
     let summary = format!(
-        "Peak RSS at {} days over {} days: **{growth:.2}x** (target at most 1.2x: {}). State per subscriber at {} days: **{per_subscriber_kb:.1} KB** (target at most 20 KB: {}).",
-        last.days,
-        first.days,
-        verdict(growth <= 1.2),
+        "{growth_line} State per subscriber at {} days: **{per_subscriber_kb:.1} KB** (target at most 20 KB: {}).",
         last.days,
         verdict(per_subscriber_kb <= 20.0),
     );
