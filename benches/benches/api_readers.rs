@@ -52,6 +52,7 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use streamflix_api::{ApiConfig, ApiServer, Providers, Role, Shared, TokenConfig};
+use streamflix_benches::{asked_to_run, env_number};
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::replay::{ReplayOptions, ReplaySummary, replay};
 use streamflix_generator::{GeneratorConfig, generate};
@@ -59,23 +60,11 @@ use streamflix_model::{Calendar, Day};
 
 const TOKEN: &str = "bench-operator-0123456789";
 
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}={text} is not a number")),
-        Err(_) => Ok(default),
-    }
-}
-
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|arg| arg == "--list") {
-        println!("api_readers: bench");
-        return Ok(());
-    }
-    if !args.iter().any(|arg| arg == "--bench") {
-        println!("api_readers: run with cargo bench -p streamflix-benches --bench api_readers");
+    if !asked_to_run(
+        "api_readers",
+        "run with cargo bench -p streamflix-benches --bench api_readers",
+    ) {
         return Ok(());
     }
     let subscribers: u64 = env_number("STREAMFLIX_BENCH_SUBSCRIBERS", 2000)?;

@@ -58,7 +58,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use streamflix_benches::{env_number, machine, median};
+use streamflix_benches::{
+    asked_to_run, broker, env_number, fresh_topics, machine, median, stop_broker, workspace,
+};
 use streamflix_connectors::kafka::KafkaSettings;
 use streamflix_connectors::kafka::produce::produce_directory;
 use streamflix_engine::cluster::ClusterArgs;
@@ -68,15 +70,10 @@ use streamflix_generator::{GeneratorConfig, generate};
 use streamflix_model::Feed;
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|arg| arg == "--list") {
-        println!("kafka_ingest: bench");
-        return Ok(());
-    }
-    if !args.iter().any(|arg| arg == "--bench") {
-        println!(
-            "kafka_ingest: needs a broker; run with cargo bench -p streamflix-benches --bench kafka_ingest"
-        );
+    if !asked_to_run(
+        "kafka_ingest",
+        "needs a broker; run with cargo bench -p streamflix-benches --bench kafka_ingest",
+    ) {
         return Ok(());
     }
     let subscribers: u64 = env_number("STREAMFLIX_BENCH_SUBSCRIBERS", 3000)?;
@@ -84,22 +81,9 @@ fn main() -> Result<()> {
     let seed: u64 = env_number("STREAMFLIX_BENCH_SEED", 42)?;
     let workers: usize = env_number("STREAMFLIX_BENCH_WORKERS", 2)?;
     let runs: usize = env_number("STREAMFLIX_BENCH_RUNS", 3)?;
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let workspace = workspace();
     let script = workspace.join("scripts/kafka.sh");
-
-    let (bootstrap, started_broker) = match std::env::var("KAFKA_BOOTSTRAP") {
-        Ok(bootstrap) if !bootstrap.is_empty() => (bootstrap, false),
-        _ => {
-            let status = Command::new("bash").arg(&script).arg("start").status()?;
-            if !status.success() {
-                bail!("scripts/kafka.sh start failed; see target/kafka/broker.log");
-            }
-            ("127.0.0.1:9092".to_string(), true)
-        }
-    };
+    let (bootstrap, started_broker) = broker()?;
     let result = bench(
         &workspace,
         &script,
@@ -111,7 +95,7 @@ fn main() -> Result<()> {
         runs,
     );
     if started_broker {
-        let _ = Command::new("bash").arg(&script).arg("stop").status();
+        stop_broker();
     }
     result
 }
@@ -138,16 +122,8 @@ fn bench(
         },
         data.path(),
     )?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let prefix = format!("bench-{stamp}.");
-    let kafka = KafkaSettings {
-        bootstrap: bootstrap.to_string(),
-        topic_prefix: prefix.clone(),
-        snapshots_topic: format!("{prefix}snapshots"),
-        ..KafkaSettings::default()
-    };
+    let kafka = fresh_topics(bootstrap, "bench")?;
+    let prefix = kafka.topic_prefix.clone();
     let started = Instant::now();
     let produced = produce_directory(&kafka, data.path(), |_| {})?;
     let total: u64 = produced.values().sum();
@@ -199,7 +175,7 @@ fn bench(
             .args(["--bootstrap-server", bootstrap])
             .args(["--topic", &kafka.topic(Feed::Viewing)])
             .args(["--messages", &viewing.to_string()])
-            .args(["--group", &format!("bench-perf-{stamp}-{run}")])
+            .args(["--group", &format!("{prefix}perf-{run}")])
             .output()
             .context("running kafka-consumer-perf-test")?;
         let wall = started.elapsed().as_secs_f64();

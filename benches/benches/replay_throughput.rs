@@ -99,6 +99,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use streamflix_benches::{cpu_model, env_number, median};
 use streamflix_engine::clock::{HorizonDays, Retention};
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::replay::{ReplayOptions, replay};
@@ -320,19 +321,6 @@ impl Knobs {
     }
 }
 
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Ok(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse()
-            .map_err(|error| anyhow::anyhow!("{name}={text} is not a number: {error}")),
-        _ => Ok(default),
-    }
-}
-
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -359,15 +347,7 @@ struct Machine {
 
 impl Machine {
     fn read() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix("model name")
-                    .and_then(|rest| rest.split_once(':'))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".to_string());
+        let cpu = cpu_model();
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         let memory_kb = std::fs::read_to_string("/proc/meminfo")
             .ok()
@@ -1257,20 +1237,6 @@ fn git_commit(workspace: &Path) -> Option<String> {
 }
 
 // -------------------------------------------------------------- numbers
-
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[middle]
-    } else {
-        (values[middle - 1] + values[middle]) / 2.0
-    }
-}
 
 fn median_kb(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
     let values: Vec<f64> = values.flatten().map(|kb| kb as f64).collect();

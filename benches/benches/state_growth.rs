@@ -52,7 +52,6 @@
 
 use std::alloc::System;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -60,8 +59,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use serde_json::json;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-use streamflix_benches::{env_number, machine, own_status_kb, reset_peak_rss};
-use streamflix_connectors::kafka::KafkaSettings;
+use streamflix_benches::{
+    asked_to_run, broker, env_number, fresh_topics, machine, own_status_kb, reset_peak_rss,
+    stop_broker, workspace,
+};
 use streamflix_connectors::kafka::produce::produce_directory;
 use streamflix_engine::cluster::ClusterArgs;
 use streamflix_engine::config::ServiceConfig;
@@ -91,15 +92,10 @@ struct Length {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|arg| arg == "--list") {
-        println!("state_growth: bench");
-        return Ok(());
-    }
-    if !args.iter().any(|arg| arg == "--bench") {
-        println!(
-            "state_growth: needs a broker; run with cargo bench -p streamflix-benches --bench state_growth"
-        );
+    if !asked_to_run(
+        "state_growth",
+        "needs a broker; run with cargo bench -p streamflix-benches --bench state_growth",
+    ) {
         return Ok(());
     }
     let subscribers: u64 = env_number("STREAMFLIX_BENCH_SUBSCRIBERS", 10_000)?;
@@ -111,25 +107,7 @@ fn main() -> Result<()> {
         .map(|days| days.trim().parse())
         .collect::<Result<_, _>>()
         .map_err(|error| anyhow::anyhow!("STREAMFLIX_BENCH_LENGTHS={lengths}: {error}"))?;
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("benches/ is inside the workspace")
-        .to_path_buf();
-    let script = workspace.join("scripts/kafka.sh");
-    let (bootstrap, started_broker) = match std::env::var("KAFKA_BOOTSTRAP") {
-        Ok(bootstrap) if !bootstrap.is_empty() => (bootstrap, false),
-        _ => {
-            if !Command::new("bash")
-                .arg(&script)
-                .arg("start")
-                .status()?
-                .success()
-            {
-                bail!("scripts/kafka.sh start failed; see target/kafka/broker.log");
-            }
-            ("127.0.0.1:9092".to_string(), true)
-        }
-    };
+    let (bootstrap, started_broker) = broker()?;
     let mut measured = Vec::new();
     let mut result = Ok(());
     for days in &lengths {
@@ -142,10 +120,10 @@ fn main() -> Result<()> {
         }
     }
     if started_broker {
-        let _ = Command::new("bash").arg(&script).arg("stop").status();
+        stop_broker();
     }
     result?;
-    report(&workspace, &measured, subscribers, seed, workers)
+    report(&workspace(), &measured, subscribers, seed, workers)
 }
 
 /// Generates, produces and reads `days` of history; measures the read.
@@ -171,16 +149,7 @@ fn measure(
         },
         data.path(),
     )?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let prefix = format!("growth-{stamp}-{days}.");
-    let kafka = KafkaSettings {
-        bootstrap: bootstrap.to_string(),
-        topic_prefix: prefix.clone(),
-        snapshots_topic: format!("{prefix}snapshots"),
-        ..KafkaSettings::default()
-    };
+    let kafka = fresh_topics(bootstrap, &format!("growth-{days}"))?;
     let produced: u64 = produce_directory(&kafka, data.path(), |_| {})?
         .values()
         .sum();
