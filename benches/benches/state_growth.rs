@@ -31,6 +31,13 @@
 //!   out librdkafka's own buffers (C allocations). Divided by the
 //!   subscribers it is the **state per subscriber**.
 //!
+//! Caveats: `clear_refs` resets the peak to the RSS at the reset, which
+//! includes what the allocator kept from generating the data and from
+//! the shorter lengths before (the lengths run in increasing order), so
+//! the growth ratio leans high; and "settled" says every partition is
+//! idle and nothing is due, not that the last expiries have run, so the
+//! state at rest may still hold the last day's facts.
+//!
 //! Targets: the longest history's peak RSS at most 1.2x the shortest's,
 //! and state per subscriber at most 20 KB. Each is printed with `PASS` or
 //! `ABOVE`; nothing asserts.
@@ -200,11 +207,12 @@ fn measure(
         .collect();
     at_rest.sort_unstable();
     let peak_rss_kb = own_status_kb("VmHWM:").unwrap_or(0);
+    // Both peaks cover the run up to rest, not the shutdown.
+    done.store(true, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     let summary = service
         .join()
         .map_err(|_| anyhow::anyhow!("the service thread panicked"))?;
-    done.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     settled?;
     let summary = summary?;

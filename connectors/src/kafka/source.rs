@@ -196,7 +196,7 @@ impl KafkaSource {
         let mut partitions = HashMap::new();
         let now = WallInstant::now();
         for partition in &mine {
-            let (_low, high) = consumer
+            let (low, high) = consumer
                 .fetch_watermarks(&partition.topic, partition.partition, METADATA_TIMEOUT)
                 .map_err(settings.error(format!(
                     "reading the offsets of {}/{}",
@@ -213,7 +213,10 @@ impl KafkaSource {
                     PartitionState {
                         feed: partition.feed,
                         end_at_open: high,
-                        next_offset: 0,
+                        // Reading starts at the log's first offset: a
+                        // partition whose records have all been deleted
+                        // (topic retention) is caught up from the start.
+                        next_offset: low,
                         max_event_ms: None,
                         last_message: now,
                         messages: 0,
