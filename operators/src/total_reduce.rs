@@ -80,6 +80,20 @@ impl<K, V: Ord, O, T> KeyState<K, V, O, T> {
 /// it doubled).
 const CHUNK: usize = 4096;
 
+/// Puts `state` in the next slot of `chunks`, opening a chunk when the
+/// last is full (so every chunk but the last is full), and returns the slot.
+fn append<S>(chunks: &mut Vec<Vec<S>>, state: S) -> usize {
+    if chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
+        chunks.push(Vec::with_capacity(CHUNK));
+    }
+    let filled = (chunks.len() - 1) * CHUNK;
+    let chunk = chunks
+        .last_mut()
+        .expect("a chunk with room was just ensured");
+    chunk.push(state);
+    filled + chunk.len() - 1
+}
+
 /// Every key's state, in a slab indexed by a hash map: an update looks its
 /// key up once, and the keys an epoch touched are then revisited by slot.
 struct State<K, V, O, T> {
@@ -118,18 +132,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
                 *self.get(slot) = state;
                 slot
             }
-            None => {
-                if self.chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
-                    self.chunks.push(Vec::with_capacity(CHUNK));
-                }
-                let filled = (self.chunks.len() - 1) * CHUNK;
-                let chunk = self
-                    .chunks
-                    .last_mut()
-                    .expect("a chunk with room was just ensured");
-                chunk.push(state);
-                filled + chunk.len() - 1
-            }
+            None => append(&mut self.chunks, state),
         };
         self.index.insert(key, slot);
         slot
@@ -161,15 +164,9 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
             if self.index.get(&entry.key) != Some(&old_slot) {
                 continue;
             }
-            if chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
-                chunks.push(Vec::with_capacity(CHUNK));
-            }
-            let slot = (chunks.len() - 1) * CHUNK + chunks.last().map_or(0, Vec::len);
-            index.insert(entry.key.clone(), slot);
-            chunks
-                .last_mut()
-                .expect("a chunk with room was just ensured")
-                .push(entry);
+            let key = entry.key.clone();
+            let slot = append(&mut chunks, entry);
+            index.insert(key, slot);
         }
         self.chunks = chunks;
         self.index = index;
