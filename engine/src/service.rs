@@ -157,7 +157,13 @@ pub fn run_with_api(
     let summary = Arc::new(Mutex::new(ServiceSummary::default()));
     let worker_summary = summary.clone();
     let config = config.clone();
+    let breakdown = crate::operator_time::OperatorTime::requested()
+        .then(crate::state_size::StateBreakdown::default);
+    let worker_breakdown = breakdown.clone();
     let guards = timely::execute(timely_config, move |worker| -> Result<(), ServiceError> {
+        if let Some(breakdown) = &worker_breakdown {
+            breakdown.attach(worker);
+        }
         let index = worker.index();
         let peers = worker.peers();
         let store = Arc::new(Mutex::new(OutputStore::default()));
@@ -281,6 +287,12 @@ pub fn run_with_api(
             if stopping || (config.service.until_caught_up && reported.iter().all(|p| p.caught_up))
             {
                 break;
+            }
+        }
+        if let Some(breakdown) = &worker_breakdown {
+            crate::dataflow::step_until(worker, || !probe.less_than(&epoch));
+            if index == 0 {
+                eprintln!("state by operator at epoch {epoch}:\n{}", breakdown.report());
             }
         }
         drop(inputs);

@@ -48,3 +48,116 @@ impl StateSize {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+/// Updates held per arrangement and bytes held per batcher, operator by
+/// operator, for finding where the state goes. Enabled by
+/// `STREAMFLIX_PROFILE=1` on `run`; printed on stderr when the service
+/// stops.
+#[derive(Clone, Debug, Default)]
+pub struct StateBreakdown(Arc<std::sync::Mutex<BreakdownTable>>);
+
+#[derive(Debug, Default)]
+struct BreakdownTable {
+    /// `(worker, operator id)` to its address and name.
+    names: std::collections::HashMap<(usize, usize), (Vec<usize>, String)>,
+    /// `(worker, operator id)` to (updates in batches, bytes in batchers).
+    held: std::collections::HashMap<(usize, usize), (i64, i64)>,
+}
+
+impl StateBreakdown {
+    /// Starts recording `worker`'s operators and arrangements (call before
+    /// building dataflows). Replaces [`StateSize::attach`] and
+    /// [`crate::operator_time::OperatorTime::attach`] on that worker.
+    pub fn attach(&self, worker: &mut Worker) {
+        let index = worker.index();
+        let Some(mut register) = worker.log_register() else {
+            return;
+        };
+        let table = self.0.clone();
+        register.insert::<timely::logging::TimelyEventBuilder, _>(
+            "timely",
+            move |_time: &Duration,
+                  events: &mut Option<Vec<(Duration, timely::logging::TimelyEvent)>>| {
+                let Some(events) = events else { return };
+                let mut table = table.lock().expect("no thread panics while recording");
+                for (_, event) in events.iter() {
+                    if let timely::logging::TimelyEvent::Operates(operator) = event {
+                        table.names.insert(
+                            (index, operator.id),
+                            (operator.addr.clone(), operator.name.clone()),
+                        );
+                    }
+                }
+            },
+        );
+        let table = self.0.clone();
+        register.insert::<DifferentialEventBuilder, _>(
+            "differential/arrange",
+            move |_time: &Duration, events: &mut Option<Vec<(Duration, DifferentialEvent)>>| {
+                let Some(events) = events else { return };
+                let mut table = table.lock().expect("no thread panics while recording");
+                for (_, event) in events.iter() {
+                    let (operator, updates, bytes) = match event {
+                        DifferentialEvent::Batch(batch) => (batch.operator, batch.length as i64, 0),
+                        DifferentialEvent::Merge(merge) => (
+                            merge.operator,
+                            merge.complete.map_or(0, |merged| {
+                                merged as i64 - merge.length1 as i64 - merge.length2 as i64
+                            }),
+                            0,
+                        ),
+                        DifferentialEvent::Drop(dropped) => {
+                            (dropped.operator, -(dropped.length as i64), 0)
+                        }
+                        DifferentialEvent::Batcher(batcher) => {
+                            (batcher.operator, 0, batcher.capacity_diff as i64)
+                        }
+                        _ => continue,
+                    };
+                    let held = table.held.entry((index, operator)).or_default();
+                    held.0 += updates;
+                    held.1 += bytes;
+                }
+            },
+        );
+    }
+
+    /// One line per operator holding anything, summed over workers, most
+    /// updates first: held updates, batcher bytes, address and name.
+    pub fn report(&self) -> String {
+        let table = self.0.lock().expect("no thread panics while recording");
+        let mut rows: std::collections::BTreeMap<(Vec<usize>, String), (i64, i64)> =
+            std::collections::BTreeMap::new();
+        for ((worker, operator), (updates, bytes)) in &table.held {
+            let (addr, name) = table
+                .names
+                .get(&(*worker, *operator))
+                .cloned()
+                .unwrap_or_else(|| (vec![*operator], "?".into()));
+            let row = rows.entry((addr, name)).or_default();
+            row.0 += updates;
+            row.1 += bytes;
+        }
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .filter(|(_, (u, b))| *u != 0 || *b != 0)
+            .collect();
+        rows.sort_by_key(|row| std::cmp::Reverse(row.1.0));
+        let mut out = String::from("updates held\tbatcher bytes\taddress\tname\n");
+        for ((addr, name), (updates, bytes)) in rows {
+            out.push_str(&format!("{updates}\t{bytes}\t{addr:?}\t{name}\n"));
+        }
+        out.push_str("every operator (address, name):\n");
+        let mut all: Vec<_> = table
+            .names
+            .iter()
+            .filter(|((worker, _), _)| *worker == 0)
+            .map(|(_, v)| v.clone())
+            .collect();
+        all.sort();
+        for (addr, name) in all {
+            out.push_str(&format!("{addr:?}\t{name}\n"));
+        }
+        out
+    }
+}

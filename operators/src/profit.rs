@@ -18,6 +18,9 @@
 //!   finance GL, and content-cost coverage.
 //!
 //! Flagged subscribers and impossible days count here: their money is real.
+//! Under a restatement horizon, billing records, ad revenue and watch time
+//! leave the state when their month's profit freezes ([`crate::expire`]):
+//! the retractions that follow change only frozen rows.
 //! Rows carry exact totals in micro-dollars; sums, differences and
 //! ratios are formed when a row becomes cells.
 //!
@@ -44,6 +47,7 @@ use crate::billing::billing_in_force;
 use crate::currency::{PositionedRate, convert, div_half_even, to_usd, usable_rates};
 use crate::engagement::CheckRow;
 use crate::event_dedup::dedup_events;
+use crate::expire::expire;
 use crate::facts::{as_facts, rows_from_facts};
 use crate::reference::current_rows;
 use crate::viewing::ViewingCopies;
@@ -210,13 +214,36 @@ fn month_of(day: Day) -> Month {
 /// Builds both profit pipelines.
 pub fn profit<'s, T: Time>(inputs: ProfitInputs<'s, T>, calendar: &Calendar) -> Profit<'s, T> {
     let rates = usable_rates(inputs.fx_rates);
+    // The per-subscriber money feeds leave the state when their month's
+    // profit freezes (the same rule admits them: see `Horizons`); the
+    // sparse feeds (catalogs, costs, rates, settlements) stay.
+    let horizons = inputs.viewing.horizons.clone();
+    let (billing_input, ad_revenue_input) = match horizons.clone() {
+        Some(horizons) => {
+            let ad_calendar = calendar.clone();
+            let ad_horizons = horizons.clone();
+            (
+                expire("BillingRecords", inputs.billing, move |b: &Billing| {
+                    horizons.profit_expires(b.billing_period)
+                }),
+                expire(
+                    "AdRevenueRecords",
+                    inputs.ad_revenue,
+                    move |a: &AdRevenue| {
+                        ad_horizons.profit_expires(month_of(ad_calendar.day_of(a.event_time)))
+                    },
+                ),
+            )
+        }
+        None => (inputs.billing, inputs.ad_revenue),
+    };
     let mut issues = Vec::new();
     let mut duplicates = |feed: Feed, conflicting: VecCollection<'s, T, Fingerprint>| {
         issues.push((feed, "conflicting_duplicate", conflicting.map(|_| ())));
     };
 
     // Billing: one record per event, one in force per key.
-    let billing = dedup_events("DedupBilling", inputs.billing, |b| b.event_id.as_str());
+    let billing = dedup_events("DedupBilling", billing_input, |b| b.event_id.as_str());
     duplicates(Feed::Billing, billing.conflicting);
     let billing = billing_in_force(billing.events);
     let in_force = billing.in_force;
@@ -270,7 +297,7 @@ pub fn profit<'s, T: Time>(inputs: ProfitInputs<'s, T>, calendar: &Calendar) -> 
     let billed = bills.clone().map(|(key, _)| key);
 
     // Ad revenue, in the month of its event day.
-    let ads = dedup_events("DedupAdRevenue", inputs.ad_revenue, |a| a.event_id.as_str());
+    let ads = dedup_events("DedupAdRevenue", ad_revenue_input, |a| a.event_id.as_str());
     duplicates(Feed::AdRevenue, ads.conflicting);
     let ad_day = day_of.clone();
     let ads = ads.events.map(move |a| {
