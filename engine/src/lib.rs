@@ -19,7 +19,8 @@
 //!   every table with its rows marked provisional or published.
 //! * [`memory`] runs the dataflow over records in memory, for tests.
 //! * [`demo`] renders tables for the terminal.
-//! * [`state_size`] counts the updates held in arrangements.
+//! * [`state_size`] counts the updates held in arrangements, in all or
+//!   per arrangement.
 
 pub mod api;
 pub mod clock;
