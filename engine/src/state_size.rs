@@ -64,6 +64,11 @@ struct BreakdownTable {
     names: std::collections::HashMap<(usize, usize), (Vec<usize>, String)>,
     /// `(worker, operator id)` to (updates in batches, bytes in batchers).
     held: std::collections::HashMap<(usize, usize), (i64, i64)>,
+    /// Updates held over every arrangement, now and at most.
+    total: i64,
+    peak: i64,
+    /// `held` as it was at the peak.
+    at_peak: std::collections::HashMap<(usize, usize), (i64, i64)>,
 }
 
 impl StateBreakdown {
@@ -119,18 +124,48 @@ impl StateBreakdown {
                     let held = table.held.entry((index, operator)).or_default();
                     held.0 += updates;
                     held.1 += bytes;
+                    table.total += updates;
+                }
+                if table.total > table.peak + table.peak / 20 {
+                    table.peak = table.total;
+                    table.at_peak = table.held.clone();
                 }
             },
         );
     }
 
     /// One line per operator holding anything, summed over workers, most
-    /// updates first: held updates, batcher bytes, address and name.
+    /// updates first (held updates, batcher bytes, address and name), now
+    /// and when the most updates were held; then every operator.
     pub fn report(&self) -> String {
         let table = self.0.lock().expect("no thread panics while recording");
+        let mut out = Self::rows(&table, &table.held);
+        out.push_str(&format!(
+            "at the peak ({} updates held, within 5%):\n",
+            table.peak
+        ));
+        out.push_str(&Self::rows(&table, &table.at_peak));
+        out.push_str("every operator (address, name):\n");
+        let mut all: Vec<_> = table
+            .names
+            .iter()
+            .filter(|((worker, _), _)| *worker == 0)
+            .map(|(_, v)| v.clone())
+            .collect();
+        all.sort();
+        for (addr, name) in all {
+            out.push_str(&format!("{addr:?}\t{name}\n"));
+        }
+        out
+    }
+
+    fn rows(
+        table: &BreakdownTable,
+        held: &std::collections::HashMap<(usize, usize), (i64, i64)>,
+    ) -> String {
         let mut rows: std::collections::BTreeMap<(Vec<usize>, String), (i64, i64)> =
             std::collections::BTreeMap::new();
-        for ((worker, operator), (updates, bytes)) in &table.held {
+        for ((worker, operator), (updates, bytes)) in held {
             let (addr, name) = table
                 .names
                 .get(&(*worker, *operator))
@@ -148,17 +183,6 @@ impl StateBreakdown {
         let mut out = String::from("updates held\tbatcher bytes\taddress\tname\n");
         for ((addr, name), (updates, bytes)) in rows {
             out.push_str(&format!("{updates}\t{bytes}\t{addr:?}\t{name}\n"));
-        }
-        out.push_str("every operator (address, name):\n");
-        let mut all: Vec<_> = table
-            .names
-            .iter()
-            .filter(|((worker, _), _)| *worker == 0)
-            .map(|(_, v)| v.clone())
-            .collect();
-        all.sort();
-        for (addr, name) in all {
-            out.push_str(&format!("{addr:?}\t{name}\n"));
         }
         out
     }
