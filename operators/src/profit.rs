@@ -211,6 +211,21 @@ fn month_of(day: Day) -> Month {
     day.month()
 }
 
+/// One record per conflicting event ever seen. The feeds only add
+/// records, so a conflict is withdrawn only when its copies expire with
+/// their month: the count of conflicts found must not fall then.
+fn ever_seen<'s, T: Time>(
+    conflicting: VecCollection<'s, T, Fingerprint>,
+) -> VecCollection<'s, T, ()> {
+    use differential_dataflow::AsCollection;
+    use timely::dataflow::operators::vec::Filter;
+    conflicting
+        .inner
+        .filter(|(_, _, diff)| *diff > 0)
+        .as_collection()
+        .map(|_| ())
+}
+
 /// Builds both profit pipelines.
 pub fn profit<'s, T: Time>(inputs: ProfitInputs<'s, T>, calendar: &Calendar) -> Profit<'s, T> {
     let rates = usable_rates(inputs.fx_rates);
@@ -239,7 +254,7 @@ pub fn profit<'s, T: Time>(inputs: ProfitInputs<'s, T>, calendar: &Calendar) -> 
     };
     let mut issues = Vec::new();
     let mut duplicates = |feed: Feed, conflicting: VecCollection<'s, T, Fingerprint>| {
-        issues.push((feed, "conflicting_duplicate", conflicting.map(|_| ())));
+        issues.push((feed, "conflicting_duplicate", ever_seen(conflicting)));
     };
 
     // Billing: one record per event, one in force per key.
@@ -1031,6 +1046,103 @@ mod tests {
         }
         assert_eq!(months.len(), 1);
         (rows, months.remove(0))
+    }
+
+    /// Every horizon at epoch 10.
+    struct AtTen;
+
+    impl crate::retention::Horizons<u64> for AtTen {
+        fn viewing_settles(&self, _day: Day) -> u64 {
+            10
+        }
+        fn engagement_expires(&self, _day: Day) -> u64 {
+            10
+        }
+        fn profit_expires(&self, _month: Month) -> u64 {
+            10
+        }
+    }
+
+    #[test]
+    fn expired_ad_revenue_keeps_its_conflicts_counted() {
+        let ad = |units| AdRevenue {
+            event_id: "ad-1".into(),
+            event_time: Instant::parse_rfc3339("2026-10-02T12:00:00Z").unwrap(),
+            subscriber_id: "s1".into(),
+            amount: Micros::from_units(units),
+            currency: Currency::USD,
+        };
+        let (conflicts, ads) = timely::execute_directly(move |worker| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (ads_tx, ads_rx) = std::sync::mpsc::channel();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                use differential_dataflow::input::Input;
+                use timely::dataflow::operators::capture::Capture;
+                let (input, ads) = scope.new_collection::<AdRevenue, isize>();
+                fn none<'s, D: differential_dataflow::Data>(
+                    ads: &VecCollection<'s, u64, AdRevenue>,
+                ) -> VecCollection<'s, u64, D> {
+                    ads.clone().flat_map(|_| None)
+                }
+                let inputs = ProfitInputs {
+                    viewing: ViewingCopies {
+                        copies: none(&ads),
+                        surplus: none(&ads),
+                        horizons: Some(std::rc::Rc::new(AtTen)),
+                    },
+                    billing: none(&ads),
+                    ad_revenue: ads.clone(),
+                    content_costs: none(&ads),
+                    operational_costs: none(&ads),
+                    variants: none(&ads),
+                    payment_settlements: none(&ads),
+                    plan_catalog: none(&ads),
+                    content_catalog: none(&ads),
+                    fx_rates: none(&ads),
+                    finance_gl: none(&ads),
+                };
+                let profit = profit(inputs, &Calendar::central());
+                for (feed, issue, occurrences) in profit.issues {
+                    if feed == Feed::AdRevenue && issue == "conflicting_duplicate" {
+                        occurrences.consolidate().inner.capture_into(tx.clone());
+                    }
+                }
+                profit
+                    .monthly
+                    .map(|month| month.ad_revenue)
+                    .consolidate()
+                    .inner
+                    .capture_into(ads_tx);
+                input
+            });
+            input.advance_to(1);
+            input.insert(ad(5));
+            input.insert(ad(7));
+            for epoch in [2, 20, 21] {
+                input.advance_to(epoch);
+                input.flush();
+                for _ in 0..50 {
+                    worker.step();
+                }
+            }
+            input.close();
+            while worker.step() {}
+            (rx, ads_rx)
+        });
+        let total = |updates: Vec<((), u64, isize)>| updates.iter().map(|u| u.2).sum::<isize>();
+        let conflicts: Vec<_> = crate::testing::sorted_updates(conflicts);
+        assert_eq!(
+            total(conflicts),
+            1,
+            "the conflict stays counted after expiry"
+        );
+        // The kept copy counted in October until the month froze at 10,
+        // then left the state (the frozen row is the sink's to keep).
+        let ads: Vec<_> = crate::testing::sorted_updates(ads);
+        assert!(
+            ads.iter().any(|(_, time, diff)| *time >= 10 && *diff < 0),
+            "{ads:?}"
+        );
     }
 
     fn check<'a>(checks: &'a [CheckRow], name: &str) -> &'a CheckRow {

@@ -11,8 +11,8 @@
 //! * the compact facts built from them (one summary per subscriber-day)
 //!   stay until the last engagement figure they feed is frozen, and are
 //!   retracted then ([`crate::expire`]);
-//! * watch time per (content, subscriber, month) stays until the month's
-//!   profit is frozen.
+//! * watch time per (content, subscriber, month), billing records and ad
+//!   revenue stay until the month's profit is frozen.
 //!
 //! Without horizons (`None`, replay's default) everything is kept and can
 //! be restated for ever.
