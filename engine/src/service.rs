@@ -159,9 +159,8 @@ pub fn run_with_api(
     let config = config.clone();
     let breakdown = crate::operator_time::OperatorTime::requested()
         .then(crate::state_size::StateBreakdown::default);
-    let worker_breakdown = breakdown.clone();
     let guards = timely::execute(timely_config, move |worker| -> Result<(), ServiceError> {
-        if let Some(breakdown) = &worker_breakdown {
+        if let Some(breakdown) = &breakdown {
             breakdown.attach(worker);
         }
         let index = worker.index();
@@ -289,7 +288,7 @@ pub fn run_with_api(
                 break;
             }
         }
-        if let Some(breakdown) = &worker_breakdown {
+        if let Some(breakdown) = &breakdown {
             crate::dataflow::step_until(worker, || !probe.less_than(&epoch));
             if index == 0 {
                 eprintln!("state by operator at epoch {epoch}:\n{}", breakdown.report());

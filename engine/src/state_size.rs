@@ -28,17 +28,11 @@ impl StateSize {
                 "differential/arrange",
                 move |_time: &Duration, events: &mut Option<Vec<(Duration, DifferentialEvent)>>| {
                     let Some(events) = events else { return };
-                    let mut change = 0i64;
-                    for (_, event) in events.iter() {
-                        change += match event {
-                            DifferentialEvent::Batch(batch) => batch.length as i64,
-                            DifferentialEvent::Merge(merge) => merge.complete.map_or(0, |merged| {
-                                merged as i64 - merge.length1 as i64 - merge.length2 as i64
-                            }),
-                            DifferentialEvent::Drop(dropped) => -(dropped.length as i64),
-                            _ => 0,
-                        };
-                    }
+                    let change: i64 = events
+                        .iter()
+                        .filter_map(|(_, event)| held_change(event))
+                        .map(|(_, change)| change)
+                        .sum();
                     total.fetch_add(change, Ordering::Relaxed);
                 },
             );
@@ -48,6 +42,23 @@ impl StateSize {
     /// Updates held now, over every attached worker.
     pub fn updates(&self) -> i64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// How `event` changes the updates its arrangement holds: a new batch
+/// adds its length, a completed merge removes what cancelled, a dropped
+/// batch removes its length. `None` for events that hold nothing.
+fn held_change(event: &DifferentialEvent) -> Option<(usize, i64)> {
+    match event {
+        DifferentialEvent::Batch(batch) => Some((batch.operator, batch.length as i64)),
+        DifferentialEvent::Merge(merge) => Some((
+            merge.operator,
+            merge.complete.map_or(0, |merged| {
+                merged as i64 - merge.length1 as i64 - merge.length2 as i64
+            }),
+        )),
+        DifferentialEvent::Drop(dropped) => Some((dropped.operator, -(dropped.length as i64))),
+        _ => None,
     }
 }
 
@@ -105,21 +116,13 @@ impl StateBreakdown {
                 let mut table = table.lock().expect("no thread panics while recording");
                 for (_, event) in events.iter() {
                     let (operator, updates, bytes) = match event {
-                        DifferentialEvent::Batch(batch) => (batch.operator, batch.length as i64, 0),
-                        DifferentialEvent::Merge(merge) => (
-                            merge.operator,
-                            merge.complete.map_or(0, |merged| {
-                                merged as i64 - merge.length1 as i64 - merge.length2 as i64
-                            }),
-                            0,
-                        ),
-                        DifferentialEvent::Drop(dropped) => {
-                            (dropped.operator, -(dropped.length as i64), 0)
-                        }
                         DifferentialEvent::Batcher(batcher) => {
                             (batcher.operator, 0, batcher.capacity_diff as i64)
                         }
-                        _ => continue,
+                        event => match held_change(event) {
+                            Some((operator, updates)) => (operator, updates, 0),
+                            None => continue,
+                        },
                     };
                     let held = table.held.entry((index, operator)).or_default();
                     held.0 += updates;

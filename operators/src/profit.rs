@@ -232,8 +232,7 @@ pub fn profit<'s, T: Time>(inputs: ProfitInputs<'s, T>, calendar: &Calendar) -> 
     // The per-subscriber money feeds leave the state when their month's
     // profit freezes (the same rule admits them: see `Horizons`); the
     // sparse feeds (catalogs, costs, rates, settlements) stay.
-    let horizons = inputs.viewing.horizons.clone();
-    let (billing_input, ad_revenue_input) = match horizons.clone() {
+    let (billing_input, ad_revenue_input) = match inputs.viewing.horizons.clone() {
         Some(horizons) => {
             let ad_calendar = calendar.clone();
             let ad_horizons = horizons.clone();
