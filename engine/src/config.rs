@@ -101,6 +101,10 @@ pub struct LoopConfig {
     /// Stop once every partition has been read up to where it ended at
     /// start-up (after publishing what is due): a catch-up run.
     pub until_caught_up: bool,
+    /// Under retention, how far (in hours of event time) a partition of a
+    /// dense feed may read ahead of the cluster's slowest one while it
+    /// catches up; 0 reads every partition as fast as it comes.
+    pub read_ahead_hours: u32,
 }
 
 /// A configuration that cannot be used, with where the problem is.
@@ -226,6 +230,11 @@ impl ServiceConfig {
 
     pub fn lateness_ms(&self) -> i64 {
         self.time.lateness_minutes * 60_000
+    }
+
+    /// [`LoopConfig::read_ahead_hours`] in milliseconds.
+    pub fn read_ahead_ms(&self) -> i64 {
+        i64::from(self.service.read_ahead_hours) * 3_600_000
     }
 }
 
