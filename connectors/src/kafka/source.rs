@@ -12,6 +12,11 @@
 //! does not hold the frontier back) and whether it has reached the end it
 //! had when the source opened (so that a restarted service knows when it
 //! has caught up with what it had already seen).
+//!
+//! Every partition has its own librdkafka queue, and a poll takes from
+//! them in turn, so that the service can hold a partition that runs ahead
+//! of the others in event time by not reading its queue
+//! ([`KafkaSource::pace`]): nothing is dropped and fetched again.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant as WallInstant};
