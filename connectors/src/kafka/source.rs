@@ -142,7 +142,9 @@ impl PartitionReader {
     fn read(&mut self, message: &BorrowedMessage<'_>, now: WallInstant) -> Polled {
         let offset = message.offset();
         let partition = self.partition;
-        self.next_offset = offset + 1;
+        // A message taken from the client's own queue (see `serve`) may
+        // come after later ones of its partition.
+        self.next_offset = self.next_offset.max(offset + 1);
         self.last_message = now;
         self.messages += 1;
         let payload = message.payload().unwrap_or_default();
@@ -350,18 +352,43 @@ impl KafkaSource {
     /// broker errors are logged and retried by librdkafka; they never end
     /// the source.
     pub fn poll(&mut self, max: usize, wait: Duration, out: &mut Vec<Polled>) -> usize {
-        let mut count = self.drain(max, out);
+        let mut count = self.serve(max, out);
+        count += self.drain(max - count, out);
         if count == 0 && !wait.is_zero() {
-            // Nothing queued in any partition read: wait for one to fill
-            // (or for the timeout), and serve the client's own queue
-            // (callbacks, errors).
+            // Nothing queued in any partition read: wait for one to fill,
+            // or for the timeout.
             self.arrived.wait(wait);
-            if let Some(Err(error)) = self.consumer.poll(Duration::ZERO) {
-                tracing::warn!(%error, "kafka consumer error, retrying");
-            }
-            count = self.drain(max, out);
+            count = self.serve(max, out);
+            count += self.drain(max - count, out);
         }
         self.read += count as u64;
+        count
+    }
+
+    /// Serves the client's own queue: callbacks, errors, and any message
+    /// fetched between `assign` and its partition's split (librdkafka may
+    /// have queued one there), which goes to its partition's reader like
+    /// any other.
+    fn serve(&mut self, max: usize, out: &mut Vec<Polled>) -> usize {
+        let mut count = 0;
+        while count < max {
+            match self.consumer.poll(Duration::ZERO) {
+                None => break,
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "kafka consumer error, retrying");
+                    break;
+                }
+                Some(Ok(message)) => {
+                    let Some(reader) = self.readers.iter_mut().find(|reader| {
+                        reader.partition == message.partition() && reader.topic == message.topic()
+                    }) else {
+                        continue;
+                    };
+                    out.push(reader.read(&message, WallInstant::now()));
+                    count += 1;
+                }
+            }
+        }
         count
     }
 
