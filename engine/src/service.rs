@@ -394,8 +394,11 @@ fn cluster_reach(partitions: &[PartitionProgress]) -> Option<i64> {
 
 /// What a partition that catches up is paced against
 /// ([`KafkaSource::pace`]): the least event time of the [`CLOCK_FEEDS`]
-/// partitions that have shown one and are not idle, in as much of the
-/// cluster as this worker has heard of. A partial view can only hold
+/// partitions that have shown one and still have a backlog, in as much of
+/// the cluster as this worker has heard of. A caught-up partition does not
+/// count: its feed may simply end earlier than the others, and a worker
+/// that stopped (`--until-caught-up`) leaves its last report, caught up
+/// and not yet idle, for ever. A partial view can only hold
 /// less, never the slowest partition, so pacing needs no start-up wait:
 /// the small feeds are held within a poll of showing a day more than
 /// viewing.
@@ -410,7 +413,7 @@ fn cluster_reach(partitions: &[PartitionProgress]) -> Option<i64> {
 fn pace_reach(partitions: &[PartitionProgress]) -> Option<i64> {
     partitions
         .iter()
-        .filter(|partition| CLOCK_FEEDS.contains(&partition.feed) && !partition.idle)
+        .filter(|partition| CLOCK_FEEDS.contains(&partition.feed) && !partition.caught_up)
         .filter_map(|partition| partition.max_event_ms)
         .min()
 }
@@ -822,8 +825,12 @@ mod tests {
         let partitions = [
             partition(Feed::Viewing, 0, Some(500), false),
             partition(Feed::Viewing, 1, Some(300), false),
-            // Idle: it holds nothing back.
+            // Caught up, idle or not: it holds nothing back.
             partition(Feed::Billing, 0, Some(100), true),
+            PartitionProgress {
+                idle: false,
+                ..partition(Feed::Subscriptions, 0, Some(200), true)
+            },
             // Not shown an event time yet: not known to be slow.
             partition(Feed::AdRevenue, 0, None, false),
             // Sparse feeds do not count.

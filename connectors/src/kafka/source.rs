@@ -253,6 +253,12 @@ impl KafkaSource {
         config.set("enable.auto.commit", "false");
         // Likewise no offsets are stored for a commit that never comes.
         config.set("enable.auto.offset.store", "false");
+        // Should topic retention delete records ahead of where a partition
+        // is read (more likely now that a partition may be held while the
+        // others catch up), go on from the log's start, not its end
+        // (librdkafka's default): the records deleted are gone either way,
+        // the ones after them are not.
+        config.set("auto.offset.reset", "earliest");
         // Wait at most 100 ms for a fetch to fill: latency stays low when
         // traffic is thin.
         config.set("fetch.wait.max.ms", "100");
