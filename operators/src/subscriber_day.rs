@@ -56,12 +56,27 @@ pub struct Heartbeat {
     pub device: u64,
 }
 
-/// What a subscriber-day reduction receives.
+/// What a subscriber-day reduction receives. The state holds one per
+/// event, so its size counts: the suppressed event's fingerprint is held
+/// as two `u64` halves (high, then low: the same order), because a `u128`
+/// would align the whole enum, heartbeats included, to 16 bytes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum DayInput {
     /// This event belongs to another subscriber-day (sorted first).
-    Suppress(Fingerprint),
+    Suppress([u64; 2]),
     Beat(Heartbeat),
+}
+
+impl DayInput {
+    /// A suppression of `event`.
+    pub fn suppress(event: Fingerprint) -> DayInput {
+        DayInput::Suppress([(event >> 64) as u64, event as u64])
+    }
+}
+
+/// The fingerprint a suppression's halves came from.
+fn joined([high, low]: [u64; 2]) -> Fingerprint {
+    (u128::from(high) << 64) | u128::from(low)
 }
 
 /// What a subscriber-day reduction emits.
@@ -246,7 +261,7 @@ pub fn subscriber_days<'s, T: Time>(
             let suppressed: HashSet<Fingerprint> = inputs
                 .iter()
                 .map_while(|(input, _)| match input {
-                    DayInput::Suppress(event) => Some(*event),
+                    DayInput::Suppress(event) => Some(joined(*event)),
                     DayInput::Beat(_) => None,
                 })
                 .collect();
@@ -373,6 +388,31 @@ mod tests {
             SubscriberDay::Counted(summary) => summary,
             SubscriberDay::Impossible => panic!("expected a counted day"),
         }
+    }
+
+    /// The subscriber-day state holds one `(DayInput, isize)` per event:
+    /// a heartbeat and its count, with no alignment padding.
+    #[test]
+    fn an_event_in_the_state_is_a_heartbeat_and_a_count() {
+        assert_eq!(
+            std::mem::size_of::<(DayInput, isize)>(),
+            std::mem::size_of::<Heartbeat>() + std::mem::size_of::<isize>()
+        );
+    }
+
+    #[test]
+    fn suppressions_keep_the_fingerprint_and_its_order() {
+        let events: [Fingerprint; 4] = [0, 1, u128::from(u64::MAX), u128::MAX - 5];
+        for event in events {
+            let DayInput::Suppress(halves) = DayInput::suppress(event) else {
+                panic!("a suppression");
+            };
+            assert_eq!(joined(halves), event);
+        }
+        for pair in events.windows(2) {
+            assert!(DayInput::suppress(pair[0]) < DayInput::suppress(pair[1]));
+        }
+        assert!(DayInput::suppress(u128::MAX) < DayInput::Beat(beat(0, "c", 1, 1, 10)));
     }
 
     #[test]

@@ -33,12 +33,13 @@
 //! has settled).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash};
 
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{AsCollection, ExchangeData, VecCollection};
+use hashbrown::HashTable;
 use smallvec::SmallVec;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
@@ -94,12 +95,29 @@ fn append<S>(chunks: &mut Vec<Vec<S>>, state: S) -> usize {
     filled + chunk.len() - 1
 }
 
-/// Every key's state, in a slab indexed by a hash map: an update looks its
-/// key up once, and the keys an epoch touched are then revisited by slot.
+/// Every key's state, in a slab indexed by a hash table of slot numbers:
+/// an update looks its key up once, and the keys an epoch touched are then
+/// revisited by slot. The table holds only the 4-byte slot, hashed and
+/// compared through the key in the slab, so a key is stored once (a map
+/// from key to slot held every key twice, and an entry of 32 bytes for a
+/// 16-byte fingerprint).
 struct State<K, V, O, T> {
     chunks: Vec<Vec<KeyState<K, V, O, T>>>,
     free: Vec<usize>,
-    index: HashMap<K, usize, foldhash::fast::RandomState>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// The state of `slot` in `chunks`.
+fn at<S>(chunks: &[Vec<S>], slot: u32) -> &S {
+    let slot = slot as usize;
+    &chunks[slot / CHUNK][slot % CHUNK]
+}
+
+/// A slot as the index stores it. More than 2^32 keys on one worker would
+/// take hundreds of gigabytes before this fails.
+fn narrow(slot: usize) -> u32 {
+    u32::try_from(slot).expect("fewer than 2^32 keys per worker")
 }
 
 impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
@@ -107,7 +125,8 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
         State {
             chunks: Vec::new(),
             free: Vec::new(),
-            index: HashMap::default(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 
@@ -115,13 +134,26 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
         &mut self.chunks[slot / CHUNK][slot % CHUNK]
     }
 
+    /// The slot of `key`, if it has one.
+    #[cfg(test)]
+    fn find(&self, key: &K) -> Option<usize> {
+        let chunks = &self.chunks;
+        self.index
+            .find(self.hasher.hash_one(key), |&slot| {
+                at(chunks, slot).key == *key
+            })
+            .map(|&slot| slot as usize)
+    }
+
     /// The slot of `key`, created empty if it has none.
     fn slot(&mut self, key: K) -> usize {
-        if let Some(slot) = self.index.get(&key) {
-            return *slot;
+        let hash = self.hasher.hash_one(&key);
+        let chunks = &self.chunks;
+        if let Some(slot) = self.index.find(hash, |&slot| at(chunks, slot).key == key) {
+            return *slot as usize;
         }
         let state = KeyState {
-            key: key.clone(),
+            key,
             values: SmallVec::new(),
             output: Vec::new(),
             touched: false,
@@ -134,7 +166,10 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
             }
             None => append(&mut self.chunks, state),
         };
-        self.index.insert(key, slot);
+        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        self.index.insert_unique(hash, narrow(slot), |&slot| {
+            hasher.hash_one(&at(chunks, slot).key)
+        });
         slot
     }
 
@@ -149,10 +184,10 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
         if self.free.len() < CHUNK || self.free.len() * 2 < slots {
             return false;
         }
-        let mut index = HashMap::with_capacity_and_hasher(
-            self.index.len(),
-            foldhash::fast::RandomState::default(),
-        );
+        let mut is_free = vec![false; slots];
+        for slot in self.free.drain(..) {
+            is_free[slot] = true;
+        }
         let mut chunks: Vec<Vec<KeyState<K, V, O, T>>> = Vec::new();
         // Every chunk but the last is full, so the position in the
         // flattened chunks is the old slot.
@@ -161,12 +196,16 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
             .flatten()
             .enumerate()
         {
-            if self.index.get(&entry.key) != Some(&old_slot) {
-                continue;
+            if !is_free[old_slot] {
+                append(&mut chunks, entry);
             }
-            let key = entry.key.clone();
-            let slot = append(&mut chunks, entry);
-            index.insert(key, slot);
+        }
+        let mut index = HashTable::with_capacity(slots - is_free.iter().filter(|f| **f).count());
+        for (slot, entry) in chunks.iter().flatten().enumerate() {
+            let hasher = &self.hasher;
+            index.insert_unique(hasher.hash_one(&entry.key), narrow(slot), |&slot| {
+                hasher.hash_one(&at(&chunks, slot).key)
+            });
         }
         self.chunks = chunks;
         self.index = index;
@@ -184,8 +223,13 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
     }
 
     fn forget(&mut self, slot: usize) {
+        let hash = self
+            .hasher
+            .hash_one(&self.chunks[slot / CHUNK][slot % CHUNK].key);
+        if let Ok(found) = self.index.find_entry(hash, |&held| held as usize == slot) {
+            found.remove();
+        }
         let entry = &mut self.chunks[slot / CHUNK][slot % CHUNK];
-        self.index.remove(&entry.key);
         entry.values = SmallVec::new();
         entry.output = Vec::new();
         entry.settles = None;
@@ -310,6 +354,16 @@ where
                             if entry.values.is_empty() && entry.output.is_empty() {
                                 state.forget(slot);
                                 continue;
+                            }
+                            // A key's values arrive over few epochs: the
+                            // doubling growth of their vector is given back
+                            // once they have come (a subscriber-day's
+                            // heartbeats held a third more than they used).
+                            if entry.values.spilled()
+                                && entry.values.capacity()
+                                    > entry.values.len() + entry.values.len() / 8 + 1
+                            {
+                                entry.values.shrink_to_fit();
                             }
                             let at = settles(&entry.key, &entry.values);
                             if at != entry.settles {
@@ -590,14 +644,14 @@ mod tests {
         }
         assert!(!state.compact(), "no slot is free yet");
         for key in (0..keys).filter(|key| key % 3 != 0) {
-            let slot = state.index[&key];
+            let slot = state.find(&key).expect("a live key");
             state.forget(slot);
         }
         assert!(state.compact(), "two thirds of the slots are free");
         assert_eq!(state.chunks.iter().map(Vec::len).sum::<usize>(), CHUNK);
         assert_eq!(state.index.len(), CHUNK);
         for key in (0..keys).filter(|key| key % 3 == 0) {
-            let slot = state.index[&key];
+            let slot = state.find(&key).expect("a live key");
             let entry = state.get(slot);
             assert_eq!(entry.key, key);
             assert_eq!(entry.values.as_slice(), &[(key as u16, 1)]);

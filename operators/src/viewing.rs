@@ -88,7 +88,7 @@ pub fn prepare_viewing<'s, T: Time>(
     let inputs = beats.concat(
         corrections
             .suppressions
-            .map(|(group, event)| (group, DayInput::Suppress(event))),
+            .map(|(group, event)| (group, DayInput::suppress(event))),
     );
     PreparedViewing {
         days: ViewingDays {
