@@ -73,6 +73,17 @@ impl<K, V: Ord, O, T> KeyState<K, V, O, T> {
             Err(at) => self.values.insert(at, (value, diff)),
         }
     }
+
+    /// Gives back most of the values' doubling growth (a subscriber-day's
+    /// heartbeats held a third more than they used), keeping an eighth to
+    /// spare: a key that grows every epoch (a live day) is then copied at
+    /// most once per eighth of its length added, not twice every epoch.
+    fn trim(&mut self) {
+        let (len, capacity) = (self.values.len(), self.values.capacity());
+        if self.values.spilled() && capacity > len + len / 4 + 1 {
+            self.values.grow(len + len / 8 + 1);
+        }
+    }
 }
 
 /// Slots per chunk of the slab: a chunk is allocated whole and never
@@ -355,16 +366,7 @@ where
                                 state.forget(slot);
                                 continue;
                             }
-                            // A key's values arrive over few epochs: the
-                            // doubling growth of their vector is given back
-                            // once they have come (a subscriber-day's
-                            // heartbeats held a third more than they used).
-                            if entry.values.spilled()
-                                && entry.values.capacity()
-                                    > entry.values.len() + entry.values.len() / 8 + 1
-                            {
-                                entry.values.shrink_to_fit();
-                            }
+                            entry.trim();
                             let at = settles(&entry.key, &entry.values);
                             if at != entry.settles {
                                 if let Some(at) = &at {
@@ -668,6 +670,70 @@ mod tests {
         assert_eq!(settling, expected);
         // A new key takes the next slot, after the live ones.
         assert_eq!(state.slot(u32::MAX), CHUNK);
+    }
+
+    /// A forgotten key's slot goes to the next new key; the index then
+    /// finds the new key there and no longer the old one, and forgetting
+    /// the new key leaves the other keys where they were.
+    #[test]
+    fn a_freed_slot_serves_another_key() {
+        let mut state: State<u32, u16, u32, u64> = State::new();
+        for key in 0..10 {
+            let slot = state.slot(key);
+            state.get(slot).update(1, 1);
+        }
+        let freed = state.find(&3).expect("a live key");
+        state.forget(freed);
+        assert_eq!(state.find(&3), None);
+        let reused = state.slot(42);
+        assert_eq!(reused, freed);
+        assert_eq!(state.get(reused).key, 42);
+        assert!(
+            state.get(reused).values.is_empty(),
+            "a new key starts empty"
+        );
+        assert_eq!(state.find(&42), Some(reused));
+        assert_eq!(state.find(&3), None);
+        state.forget(reused);
+        assert_eq!(state.find(&42), None);
+        for key in (0..10).filter(|key| *key != 3) {
+            let slot = state.find(&key).expect("still live");
+            assert_eq!(state.get(slot).key, key);
+        }
+        // A forgotten key that comes back starts afresh in a new slot.
+        let back = state.slot(3);
+        assert!(state.get(back).values.is_empty());
+        assert_eq!(state.index.len(), 10);
+    }
+
+    /// A key whose values grow one by one, trimmed after each as after an
+    /// epoch, keeps every value and at most a quarter (plus one) to spare,
+    /// and is copied far less often than once per value.
+    #[test]
+    fn a_growing_key_keeps_its_values_and_little_spare_room() {
+        let mut entry: KeyState<u8, u16, u32, u64> = KeyState {
+            key: 0,
+            values: SmallVec::new(),
+            output: Vec::new(),
+            touched: false,
+            settles: None,
+        };
+        let mut reallocations = 0;
+        for value in 0..5000u16 {
+            entry.update(value, 1);
+            let before = entry.values.capacity();
+            entry.trim();
+            if entry.values.capacity() != before {
+                reallocations += 1;
+            }
+            let len = entry.values.len();
+            assert!(entry.values.capacity() <= (len + len / 4 + 1).max(1));
+        }
+        assert!(entry.values.iter().map(|(value, _)| *value).eq(0..5000u16));
+        assert!(
+            reallocations < 100,
+            "{reallocations} trims for 5,000 values"
+        );
     }
 
     /// Two thirds of many keys settle and the state is compacted; the
