@@ -131,7 +131,7 @@ fn narrow(slot: usize) -> u32 {
     u32::try_from(slot).expect("fewer than 2^32 keys per worker")
 }
 
-impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
+impl<K: Hash + Eq, V: Ord, O, T> State<K, V, O, T> {
     fn new() -> Self {
         State {
             chunks: Vec::new(),
@@ -145,23 +145,25 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
         &mut self.chunks[slot / CHUNK][slot % CHUNK]
     }
 
+    /// The slot of `key`, whose hash is `hash`, if it has one.
+    fn lookup(&self, hash: u64, key: &K) -> Option<usize> {
+        let chunks = &self.chunks;
+        self.index
+            .find(hash, |&slot| at(chunks, slot).key == *key)
+            .map(|&slot| slot as usize)
+    }
+
     /// The slot of `key`, if it has one.
     #[cfg(test)]
     fn find(&self, key: &K) -> Option<usize> {
-        let chunks = &self.chunks;
-        self.index
-            .find(self.hasher.hash_one(key), |&slot| {
-                at(chunks, slot).key == *key
-            })
-            .map(|&slot| slot as usize)
+        self.lookup(self.hasher.hash_one(key), key)
     }
 
     /// The slot of `key`, created empty if it has none.
     fn slot(&mut self, key: K) -> usize {
         let hash = self.hasher.hash_one(&key);
-        let chunks = &self.chunks;
-        if let Some(slot) = self.index.find(hash, |&slot| at(chunks, slot).key == key) {
-            return *slot as usize;
+        if let Some(slot) = self.lookup(hash, &key) {
+            return slot;
         }
         let state = KeyState {
             key,
@@ -195,6 +197,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
         if self.free.len() < CHUNK || self.free.len() * 2 < slots {
             return false;
         }
+        let live = slots - self.free.len();
         let mut is_free = vec![false; slots];
         for slot in self.free.drain(..) {
             is_free[slot] = true;
@@ -211,7 +214,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
                 append(&mut chunks, entry);
             }
         }
-        let mut index = HashTable::with_capacity(slots - is_free.iter().filter(|f| **f).count());
+        let mut index = HashTable::with_capacity(live);
         for (slot, entry) in chunks.iter().flatten().enumerate() {
             let hasher = &self.hasher;
             index.insert_unique(hasher.hash_one(&entry.key), narrow(slot), |&slot| {
@@ -234,9 +237,7 @@ impl<K: Hash + Eq + Clone, V: Ord, O, T> State<K, V, O, T> {
     }
 
     fn forget(&mut self, slot: usize) {
-        let hash = self
-            .hasher
-            .hash_one(&self.chunks[slot / CHUNK][slot % CHUNK].key);
+        let hash = self.hasher.hash_one(&at(&self.chunks, narrow(slot)).key);
         if let Ok(found) = self.index.find_entry(hash, |&held| held as usize == slot) {
             found.remove();
         }
